@@ -1,0 +1,6 @@
+//! quorate: stops infrastructure changes that would take a service down.
+//! Library first: `main.rs` only parses arguments, calls [`run`] and picks the exit code.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+pub mod model;
+pub mod report;

@@ -1,0 +1,271 @@
+//! The normalized model: what every adapter produces and what policies see as `input`.
+//! Pure data (serde), no I/O; also the finding and report types the reporters consume.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const API_VERSION: &str = "quorate.dev/v1";
+
+/// The Rego `input`: one proposed change set plus the observed state it lands on.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ChangeSet {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub mode: Mode,
+    pub now: String,
+    pub changes: Vec<Change>,
+    pub drift: Vec<Drift>,
+    pub observed: Observed,
+    pub context: Value,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Check,
+    Diff,
+    Admission,
+}
+
+/// Where a piece of the model came from: file, format and JSON pointer inside it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceRef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+    pub pointer: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Replace,
+    #[default]
+    NoOp,
+    Read,
+    Forget,
+}
+
+/// A count before and after the change. `null` means not known; `unknown` means
+/// Terraform will only know it after apply (never read as 0).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Capacity {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub attribute: String,
+    pub unknown: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Actor {
+    pub username: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub gitops: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    pub id: String,
+    pub source: SourceRef,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub group: Option<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_reason: Option<String>,
+    pub capacity: Option<Capacity>,
+    pub voters: Option<Capacity>,
+    pub members_removed: Vec<String>,
+    pub actor: Option<Actor>,
+    pub labels: BTreeMap<String, String>,
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Drift {
+    pub change: Option<String>,
+    pub address: String,
+    pub group: Option<String>,
+    pub source: String,
+    pub attribute: String,
+    pub committed: Value,
+    pub live: Value,
+    /// Where the drift is recorded (file + pointer), for locating findings.
+    pub origin: SourceRef,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Observed {
+    pub taken_at: Option<String>,
+    pub groups: BTreeMap<String, Group>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Green,
+    Yellow,
+    Red,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Group {
+    pub desired: Option<i64>,
+    pub members: Vec<Member>,
+    pub health: Health,
+    pub in_progress: Vec<String>,
+    pub quorum: Option<Quorum>,
+    /// When the group last changed size or membership (latest scaling activity).
+    pub last_change: Option<String>,
+    /// When this group's observation was taken, if it differs from `observed.taken_at`.
+    pub taken_at: Option<String>,
+    pub sources: Vec<SourceRef>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberState {
+    Pending,
+    Running,
+    Terminating,
+    Terminated,
+    Stopping,
+    Stopped,
+    Standby,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Member {
+    pub id: String,
+    pub state: MemberState,
+    pub raw_state: String,
+    pub healthy: bool,
+    pub version: Option<String>,
+    pub since: Option<String>,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub voter: Option<bool>,
+}
+
+/// `majority` or a fixed minimum number of healthy voters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Quorum {
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    pub source: String,
+}
+
+// ---------------------------------------------------------------- findings
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warn,
+    Deny,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Deny => "deny",
+            Severity::Warn => "warn",
+        }
+    }
+}
+
+/// A resolved position in an input file (1-based line and column, in characters).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Location {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub pointer: String,
+    /// Byte range in the file, for snippets.
+    #[serde(skip)]
+    pub offset: usize,
+    #[serde(skip)]
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    pub change: Option<String>,
+    pub group: Option<String>,
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
+}
+
+/// Why a finding does not count: the waiver that covers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WaiverNote {
+    pub reason: String,
+    pub by: Option<String>,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub deny: usize,
+    pub warn: usize,
+    pub changes: usize,
+    pub waived: usize,
+}
+
+/// Static description of a rule, for `rules`, `explain` and SARIF.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuleDoc {
+    pub id: String,
+    pub severity: Severity,
+    pub title: String,
+    pub what: String,
+    pub why: String,
+    pub example: String,
+    pub fix: String,
+}
+
+/// Everything a reporter needs: findings, waived findings, notices, and the sources to quote.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub waived: Vec<Finding>,
+    /// Things the user should know that are not findings (expired waivers and the like).
+    pub notices: Vec<String>,
+    pub summary: Summary,
+    pub rules: Vec<RuleDoc>,
+    /// path -> file text, for snippets.
+    pub sources: BTreeMap<String, std::sync::Arc<str>>,
+}
+
+impl Report {
+    pub fn count(&self, at_least: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= at_least)
+            .count()
+    }
+
+    pub fn rule_doc(&self, id: &str) -> Option<&RuleDoc> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
