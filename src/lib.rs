@@ -3,4 +3,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod model;
+pub mod config;
+pub mod error;
 pub mod report;
+pub mod schema;
+pub mod sources;
+pub mod text;

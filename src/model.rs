@@ -37,6 +37,17 @@ pub struct SourceRef {
     pub kind: String,
     pub path: String,
     pub pointer: String,
+    /// Pointer of the object's "after" state (or "before" for deletes) in the same file, so
+    /// attribute paths like `/desired_capacity` can be located.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after_pointer: Option<String>,
+    /// Index of the document in a multi-document YAML file.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub document: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -1,0 +1,287 @@
+//! quorate.yaml: parsed with positions, validated against `quorate schema config`, then turned
+//! into typed values. Errors point at the offending line.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result, Stage};
+use crate::model::Quorum;
+use crate::schema::{self, Which};
+use crate::text::{self, escape_token, SourceText};
+
+pub const DEFAULT_STABILIZATION_WINDOW: u64 = 600;
+pub const DEFAULT_MAX_OBSERVED_AGE: u64 = 900;
+
+#[derive(Debug, Clone, Default)]
+pub struct GroupConfig {
+    pub quorum: Option<Quorum>,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    pub rule: String,
+    pub change: Option<String>,
+    pub group: Option<String>,
+    pub reason: String,
+    pub expires: DateTime<Utc>,
+    pub expires_text: String,
+    pub by: String,
+    /// `path:line` of the waiver, to say which one expired.
+    pub at: String,
+}
+
+impl Waiver {
+    pub fn matches(&self, rule: &str, change: Option<&str>, group: Option<&str>) -> bool {
+        let rule_ok = match self.rule.strip_suffix("/*") {
+            Some(family) => rule.split('/').next() == Some(family),
+            None => self.rule == rule,
+        };
+        let change_ok = self.change.as_deref().is_none_or(|c| Some(c) == change);
+        let group_ok = self.group.as_deref().is_none_or(|g| Some(g) == group);
+        rule_ok && change_ok && group_ok
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: Option<String>,
+    pub groups: BTreeMap<String, GroupConfig>,
+    pub stabilization_window: u64,
+    pub max_observed_age: u64,
+    pub gitops_controllers: Vec<String>,
+    pub waivers: Vec<Waiver>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            groups: BTreeMap::new(),
+            stabilization_window: DEFAULT_STABILIZATION_WINDOW,
+            max_observed_age: DEFAULT_MAX_OBSERVED_AGE,
+            gitops_controllers: Vec::new(),
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// Parses `90s`, `10m`, `1h30m`, `500ms`, `2d` into seconds (rounded down).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let mut total_ms: u64 = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        let unit_ms = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            _ => return None,
+        };
+        total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
+        any = true;
+    }
+    (any && num.is_empty()).then_some(total_ms / 1000)
+}
+
+fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = crate::sources::parse_time(s) {
+        return Some(t);
+    }
+    // A bare date lasts to the end of that day (UTC).
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    d.and_hms_opt(23, 59, 59).map(|t| t.and_utc())
+}
+
+impl Config {
+    /// `--config F`, else `quorate.yaml` / `quorate.yml` in the working directory, else defaults.
+    pub fn discover(explicit: Option<&str>, limit: u64) -> Result<Config> {
+        if let Some(p) = explicit {
+            return Config::load(p, limit);
+        }
+        for name in ["quorate.yaml", "quorate.yml"] {
+            if std::path::Path::new(name).is_file() {
+                return Config::load(name, limit);
+            }
+        }
+        Ok(Config::default())
+    }
+
+    pub fn load(path: &str, limit: u64) -> Result<Config> {
+        let src = SourceText::read(path, Stage::Config, limit)?;
+        Config::parse(&src)
+    }
+
+    pub fn parse(src: &SourceText) -> Result<Config> {
+        let docs = text::parse_yaml(src, Stage::Config)?;
+        let doc = match docs.into_iter().next() {
+            Some(d) if !d.value.is_null() => d,
+            _ => {
+                let mut c = Config::default();
+                c.path = Some(src.path.clone());
+                return Ok(c);
+            }
+        };
+        schema::validate(Which::Config, &doc, src, Stage::Config)?;
+        let at = |pointer: &str, msg: String| {
+            let off = schema::locate(&doc, pointer).unwrap_or(doc.start);
+            Error::at(Stage::Config, src, off, msg)
+        };
+        let v = &doc.value;
+        let mut cfg = Config {
+            path: Some(src.path.clone()),
+            ..Config::default()
+        };
+        for (key, slot) in [
+            ("stabilization_window", &mut cfg.stabilization_window),
+            ("max_observed_age", &mut cfg.max_observed_age),
+        ] {
+            if let Some(s) = v.get(key).and_then(Value::as_str) {
+                *slot = parse_duration(s)
+                    .ok_or_else(|| at(&format!("/{key}"), format!("/{key}: `{s}` is not a duration")))?;
+            }
+        }
+        for (name, g) in v.get("groups").and_then(Value::as_object).into_iter().flatten() {
+            let quorum = match g.get("quorum") {
+                Some(Value::String(s)) => crate::sources::parse_quorum(s, "config"),
+                Some(Value::Number(n)) => crate::sources::parse_quorum(&n.to_string(), "config"),
+                _ => None,
+            };
+            let aliases = g
+                .get("aliases")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+            cfg.groups.insert(name.clone(), GroupConfig { quorum, aliases });
+        }
+        cfg.gitops_controllers = v
+            .pointer("/gitops/controllers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        for (i, w) in v.get("waivers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let get = |k: &str| w.get(k).and_then(Value::as_str).map(String::from);
+            let expires_text = get("expires").unwrap_or_default();
+            let pointer = format!("/waivers/{i}/expires");
+            let expires = parse_expiry(&expires_text).ok_or_else(|| {
+                at(&pointer, format!("{pointer}: `{expires_text}` is not a date (YYYY-MM-DD) or RFC 3339 time"))
+            })?;
+            let off = schema::locate(&doc, &format!("/waivers/{i}")).unwrap_or(doc.start);
+            let (line, _) = src.line_col(off);
+            cfg.waivers.push(Waiver {
+                rule: get("rule").unwrap_or_default(),
+                change: get("change"),
+                group: get("group"),
+                reason: get("reason").unwrap_or_default(),
+                expires,
+                expires_text,
+                by: get("by").unwrap_or_default(),
+                at: format!("{}:{line}", src.path),
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// The config as policies see it: `data.quorate.config`.
+    pub fn data(&self) -> Value {
+        let groups: serde_json::Map<String, Value> = self
+            .groups
+            .iter()
+            .map(|(k, g)| {
+                let quorum = match &g.quorum {
+                    Some(q) if q.mode == "majority" => json!("majority"),
+                    Some(q) => json!(q.min),
+                    None => Value::Null,
+                };
+                (k.clone(), json!({"quorum": quorum, "aliases": g.aliases}))
+            })
+            .collect();
+        json!({
+            "groups": groups,
+            "stabilization_window": self.stabilization_window,
+            "max_observed_age": self.max_observed_age,
+            "gitops": {"controllers": self.gitops_controllers},
+        })
+    }
+
+    pub fn aliases(&self) -> BTreeMap<String, Vec<String>> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| !g.aliases.is_empty())
+            .map(|(k, g)| (k.clone(), g.aliases.clone()))
+            .collect()
+    }
+}
+
+/// Pointer of a config key, for messages.
+pub fn pointer(parts: &[&str]) -> String {
+    parts.iter().map(|p| format!("/{}", escape_token(p))).collect()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10m"), Some(600));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("1500ms"), Some(1));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+
+    #[test]
+    fn unknown_key_points_at_its_line() {
+        let src = SourceText::new(
+            "quorate.yaml",
+            "groups:\n  search-prod:\n    quorum: majority\n    qourum_typo: 3\n",
+        );
+        let err = Config::parse(&src).unwrap_err();
+        assert_eq!(err.position, Some((4, 5)), "{err}");
+        assert!(err.to_string().contains("qourum_typo"), "{err}");
+    }
+
+    #[test]
+    fn bad_quorum_value_points_at_value() {
+        let src = SourceText::new("q.yaml", "groups:\n  a:\n    quorum: most\n");
+        let err = Config::parse(&src).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+    }
+
+    #[test]
+    fn waivers_match_rule_family_and_change() {
+        let src = SourceText::new(
+            "q.yaml",
+            "waivers:\n  - rule: unstable/*\n    change: a.b\n    reason: r\n    expires: 2030-01-01\n    by: me\n",
+        );
+        let cfg = Config::parse(&src).unwrap();
+        let w = &cfg.waivers[0];
+        assert!(w.matches("unstable/rollout-in-progress", Some("a.b"), None));
+        assert!(!w.matches("quorum/below-quorum", Some("a.b"), None));
+        assert!(!w.matches("unstable/rollout-in-progress", Some("c.d"), None));
+        assert_eq!(w.at, "q.yaml:2");
+    }
+}

@@ -1,0 +1,146 @@
+//! Tool failures (not findings): every error names the file and, where there is one, the
+//! position, and carries the source so miette can quote it. `main` maps any of them to exit 2.
+
+use std::sync::Arc;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+
+use crate::text::SourceText;
+
+/// What went wrong, by stage, so the message tells the user which of their files to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Input,
+    Observed,
+    Config,
+    Policy,
+    Output,
+    Usage,
+}
+
+impl Stage {
+    fn code(self) -> &'static str {
+        match self {
+            Stage::Input => "quorate::input",
+            Stage::Observed => "quorate::observed",
+            Stage::Config => "quorate::config",
+            Stage::Policy => "quorate::policy",
+            Stage::Output => "quorate::output",
+            Stage::Usage => "quorate::usage",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.headline())]
+pub struct Error {
+    pub stage: Stage,
+    pub path: String,
+    /// 1-based line and column (characters), when the error has a position.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+    pub help: Option<String>,
+    src: Option<NamedSource<Arc<str>>>,
+    span: Option<SourceSpan>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error about a whole file (missing, unreadable, too large, unrecognized).
+    pub fn file(stage: Stage, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error {
+            stage,
+            path: path.into(),
+            position: None,
+            message: message.into(),
+            help: None,
+            src: None,
+            span: None,
+        }
+    }
+
+    /// An error at a byte offset of a file whose text we have.
+    pub fn at(stage: Stage, src: &SourceText, offset: usize, message: impl Into<String>) -> Self {
+        let offset = offset.min(src.text.len());
+        let (line, column) = src.line_col(offset);
+        let len = src.char_len_at(offset);
+        Error {
+            stage,
+            path: src.path.clone(),
+            position: Some((line, column)),
+            message: message.into(),
+            help: None,
+            src: Some(NamedSource::new(src.path.clone(), src.text.clone())),
+            span: Some(SourceSpan::new(offset.into(), len)),
+        }
+    }
+
+    /// An error at a 1-based line/column of a file whose text we have.
+    pub fn at_line_col(
+        stage: Stage,
+        src: &SourceText,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let offset = src.offset_of(line, column);
+        let mut e = Error::at(stage, src, offset, message);
+        e.position = Some((line.max(1), column.max(1)));
+        e
+    }
+
+    /// An error at a position we know but whose text we do not keep (e.g. huge files).
+    pub fn at_position(
+        stage: Stage,
+        path: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut e = Error::file(stage, path, message);
+        e.position = Some((line, column));
+        e
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::file(Stage::Usage, "", message)
+    }
+
+    fn headline(&self) -> String {
+        match (self.path.is_empty(), self.position) {
+            (true, _) => self.message.clone(),
+            (false, Some((l, c))) => format!("{}:{}:{}: {}", self.path, l, c, self.message),
+            (false, None) => format!("{}: {}", self.path, self.message),
+        }
+    }
+}
+
+impl Diagnostic for Error {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.stage.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h.as_str()) as Box<dyn std::fmt::Display + 'a>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.span?;
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
+            Some("here".to_string()),
+            span,
+        ))))
+    }
+}

@@ -1,0 +1,354 @@
+//! Adapters: one per input format, each turning a file into parts of the normalized model.
+//! This module reads files, recognizes documents by content, and links the parts together.
+
+pub mod aws;
+pub mod detect;
+pub mod elasticsearch;
+pub mod native;
+pub mod terraform;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result, Stage};
+use crate::model::{Change, Drift, Group, Member, MemberState, Observed, Quorum, SourceRef};
+use crate::text::{self, SourceText, Span, YamlDoc};
+use detect::DocKind;
+
+pub const QUORUM_LABEL: &str = "quorate.dev/quorum";
+
+/// `majority` or a positive integer.
+pub fn parse_quorum(value: &str, source: &str) -> Option<Quorum> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("majority") {
+        return Some(Quorum { mode: "majority".into(), min: None, source: source.into() });
+    }
+    value.parse::<i64>().ok().filter(|n| *n > 0).map(|n| Quorum {
+        mode: "count".into(),
+        min: Some(n),
+        source: source.into(),
+    })
+}
+
+pub fn parse_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(t.trim())
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+/// What one observed file contributed before linking.
+#[derive(Debug, Default)]
+pub struct ObservedPart {
+    pub taken_at: Option<String>,
+    pub groups: BTreeMap<String, Group>,
+    /// EC2 instances that belong to no Auto Scaling group; matched to changes by instance id.
+    pub loose: Vec<Member>,
+    pub notices: Vec<String>,
+}
+
+impl ObservedPart {
+    pub fn group(&mut self, name: &str) -> &mut Group {
+        self.groups.entry(name.to_string()).or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub max_input_bytes: u64,
+    /// When observed files without their own timestamp were captured.
+    pub observed_at: Option<String>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Everything read from the command line's files, before evaluation.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub changes: Vec<Change>,
+    pub drift: Vec<Drift>,
+    pub observed: Observed,
+    pub sources: BTreeMap<String, SourceText>,
+    /// Spans of YAML documents by (path, document index).
+    pub yaml_spans: HashMap<(String, usize), HashMap<String, Span>>,
+    pub notices: Vec<String>,
+    loose: Vec<Member>,
+    part_times: Vec<Option<String>>,
+}
+
+enum Parsed {
+    Json(Value),
+    Yaml(Vec<YamlDoc>),
+}
+
+fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
+    let first = src.text.trim_start_matches('\u{feff}').trim_start().chars().next();
+    match first {
+        None => Err(Error::file(stage, &src.path, "file is empty")),
+        Some('{' | '[') => text::parse_json(src, stage).map(Parsed::Json),
+        Some(_) => text::parse_yaml(src, stage).map(Parsed::Yaml),
+    }
+}
+
+/// Expands directories into the JSON/YAML files below them (sorted, hidden entries skipped).
+fn expand(path: &str, stage: Stage) -> Result<Vec<(String, bool)>> {
+    let p = Path::new(path);
+    if path == "-" || !p.is_dir() {
+        return Ok(vec![(path.to_string(), true)]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            Error::file(stage, dir.display().to_string(), format!("cannot read directory: {e}"))
+        })?;
+        let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        names.sort();
+        for entry in names.into_iter().rev() {
+            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.starts_with('.') || name == "quorate.yaml" || name == "quorate.yml" {
+                continue;
+            }
+            if entry.is_dir() {
+                stack.push(entry);
+            } else if matches!(
+                entry.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            ) {
+                out.push((entry.display().to_string(), false));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Inputs {
+    /// Reads change documents (`quorate check PATH...`). Observed documents are accepted too.
+    pub fn load_changes(&mut self, paths: &[String], opts: &LoadOptions) -> Result<()> {
+        for path in paths {
+            for (file, explicit) in expand(path, Stage::Input)? {
+                self.load_file(&file, None, explicit, false, opts)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads observed-state documents (`--observed [GROUP=]PATH`).
+    pub fn load_observed(&mut self, specs: &[String], opts: &LoadOptions) -> Result<()> {
+        for spec in specs {
+            let (group, path) = match spec.split_once('=') {
+                Some((g, p)) if !g.is_empty() && !Path::new(spec).exists() => (Some(g), p),
+                _ => (None, spec.as_str()),
+            };
+            for (file, explicit) in expand(path, Stage::Observed)? {
+                self.load_file(&file, group, explicit, true, opts)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_file(
+        &mut self,
+        path: &str,
+        group: Option<&str>,
+        explicit: bool,
+        observed_only: bool,
+        opts: &LoadOptions,
+    ) -> Result<()> {
+        let stage = if observed_only { Stage::Observed } else { Stage::Input };
+        let src = SourceText::read(path, stage, opts.max_input_bytes)?;
+        let docs: Vec<(usize, Value, Option<YamlDoc>)> = match parse(&src, stage)? {
+            Parsed::Json(v) => vec![(0, v, None)],
+            Parsed::Yaml(docs) => docs
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| (i, d.value.clone(), Some(d)))
+                .collect(),
+        };
+        if docs.is_empty() {
+            return Err(Error::file(stage, &src.path, "file has no documents"));
+        }
+        let mut part = ObservedPart::default();
+        let mut used = false;
+        for (index, value, yaml) in docs {
+            let start = yaml.as_ref().map_or(0, |d| d.start);
+            let Some(kind) = detect::detect(&value) else {
+                if explicit {
+                    let what = detect::describe(&value);
+                    let msg = format!("unrecognized document: this is {what}");
+                    let help = format!("quorate reads {}", detect::KNOWN_FORMATS);
+                    return Err(if value.is_null() && yaml.is_some() {
+                        Error::file(stage, &src.path, "document is empty").with_help(help)
+                    } else {
+                        Error::at(stage, &src, start, msg).with_help(help)
+                    });
+                }
+                continue;
+            };
+            if observed_only && !kind.is_observed() {
+                return Err(Error::at(
+                    stage,
+                    &src,
+                    start,
+                    "a Terraform plan was given as --observed",
+                )
+                .with_help("pass plans as PATH arguments and live state with --observed"));
+            }
+            used = true;
+            let source = SourceRef {
+                kind: kind.source_type().into(),
+                path: src.path.clone(),
+                pointer: String::new(),
+                after_pointer: None,
+                document: index,
+            };
+            match kind {
+                DocKind::TerraformPlan => {
+                    let plan = terraform::load(&src, &value)?;
+                    self.changes.extend(plan.changes);
+                    self.drift.extend(plan.drift);
+                }
+                DocKind::AsgGroups => aws::groups(&value, source, &mut part),
+                DocKind::AsgInstances => aws::instances(&value, source, &mut part),
+                DocKind::InstanceRefreshes => aws::refreshes(&value, source, &mut part),
+                DocKind::ScalingActivities => aws::activities(&value, source, &mut part),
+                DocKind::Ec2Instances => aws::ec2(&value, source, &mut part),
+                DocKind::EsClusterHealth => elasticsearch::health(&value, source, &mut part, group),
+                DocKind::EsCatNodes => {
+                    let Some(g) = group else {
+                        return Err(Error::at(stage, &src, start, "`_cat/nodes` output names no cluster")
+                            .with_help(format!("say which group it describes: --observed GROUP={}", src.path)));
+                    };
+                    elasticsearch::nodes(&value, source, &mut part, g);
+                }
+                DocKind::NativeObserved => {
+                    let doc = yaml.clone().unwrap_or(YamlDoc {
+                        value: value.clone(),
+                        spans: HashMap::new(),
+                        start: 0,
+                    });
+                    native::load(&doc, &src, source, &mut part)?;
+                }
+            }
+            if let Some(doc) = yaml {
+                self.yaml_spans.insert((src.path.clone(), index), doc.spans);
+            }
+        }
+        if !used {
+            return Ok(());
+        }
+        let is_observed = !part.groups.is_empty() || !part.loose.is_empty();
+        if is_observed {
+            let taken = part
+                .taken_at
+                .clone()
+                .or_else(|| opts.observed_at.clone())
+                .or_else(|| file_time(path, opts));
+            // A group's observation is as old as the oldest file describing it.
+            for (name, mut g) in std::mem::take(&mut part.groups) {
+                g.taken_at = oldest(g.taken_at.take(), taken.clone());
+                self.merge_group(name, g);
+            }
+            self.loose.append(&mut part.loose);
+            self.part_times.push(taken);
+        }
+        self.notices.append(&mut part.notices);
+        self.sources.insert(src.path.clone(), src);
+        Ok(())
+    }
+
+    fn merge_group(&mut self, name: String, g: Group) {
+        let target = self.observed.groups.entry(name).or_default();
+        merge_into(target, g);
+    }
+
+    /// Links the parts: aliases from config, loose EC2 instances to the changes that manage them.
+    pub fn finish(&mut self, aliases: &BTreeMap<String, Vec<String>>) {
+        for (canonical, names) in aliases {
+            for alias in names {
+                if let Some(g) = self.observed.groups.remove(alias) {
+                    self.merge_group(canonical.clone(), g);
+                }
+            }
+        }
+        for member in std::mem::take(&mut self.loose) {
+            let owner = self.changes.iter().find(|c| {
+                c.before.get("id").and_then(Value::as_str) == Some(member.id.as_str())
+                    || c.after.get("id").and_then(Value::as_str) == Some(member.id.as_str())
+            });
+            if let Some(group) = owner.and_then(|c| c.group.clone()) {
+                let g = Group { members: vec![member], ..Group::default() };
+                self.merge_group(group, g);
+            }
+        }
+        self.observed.taken_at = self
+            .part_times
+            .iter()
+            .flatten()
+            .fold(None, |acc, t| oldest(acc, Some(t.clone())));
+    }
+}
+
+fn oldest(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if parse_time(&b) < parse_time(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The file's modification time: when `aws ... > file.json` captured it.
+fn file_time(path: &str, opts: &LoadOptions) -> Option<String> {
+    let t = if path == "-" {
+        opts.now
+    } else {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+        chrono::DateTime::<chrono::Utc>::from(modified)
+    };
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn rank(s: MemberState) -> u8 {
+    match s {
+        MemberState::Running => 0,
+        MemberState::Unknown => 1,
+        MemberState::Standby => 2,
+        MemberState::Pending => 3,
+        MemberState::Stopped => 4,
+        MemberState::Stopping => 5,
+        MemberState::Terminated => 6,
+        MemberState::Terminating => 7,
+    }
+}
+
+/// Merges two views of a group; for a member seen twice the less healthy view wins.
+fn merge_into(target: &mut Group, g: Group) {
+    target.desired = g.desired.or(target.desired);
+    if g.health != crate::model::Health::Unknown {
+        target.health = g.health;
+    }
+    target.in_progress.extend(g.in_progress);
+    target.quorum = g.quorum.or(target.quorum.take());
+    target.last_change = match (target.last_change.take(), g.last_change) {
+        (Some(a), Some(b)) => Some(if parse_time(&b) > parse_time(&a) { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    target.taken_at = oldest(target.taken_at.take(), g.taken_at);
+    target.sources.extend(g.sources);
+    for m in g.members {
+        match target.members.iter_mut().find(|t| t.id == m.id) {
+            Some(t) => {
+                if rank(m.state) > rank(t.state) {
+                    t.state = m.state;
+                    t.raw_state = m.raw_state;
+                }
+                t.healthy &= m.healthy;
+                t.version = t.version.take().or(m.version);
+                t.since = t.since.take().or(m.since);
+                t.protected |= m.protected;
+                t.voter = t.voter.or(m.voter);
+            }
+            None => target.members.push(m),
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! Input text with positions: reading files under a size limit, byte offset <-> line/column,
+//! YAML documents with a span for every node, and JSON pointers located in raw JSON text.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, Stage};
+
+/// Largest input file read, unless `--max-input-bytes` says otherwise.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A file's text plus its line starts, so offsets turn into line:column cheaply.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    pub path: String,
+    pub text: Arc<str>,
+    line_starts: Arc<Vec<usize>>,
+}
+
+impl SourceText {
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        let text: Arc<str> = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        SourceText {
+            path: path.into(),
+            text,
+            line_starts: Arc::new(line_starts),
+        }
+    }
+
+    /// Reads a file (or stdin for `-`), refusing files over `limit` bytes and non-UTF-8 text.
+    pub fn read(path: &str, stage: Stage, limit: u64) -> Result<Self> {
+        let mut bytes = Vec::new();
+        let shown = if path == "-" { "<stdin>" } else { path };
+        let read = if path == "-" {
+            std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+        } else {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Error::file(stage, shown, format!("cannot open: {e}")))?;
+            if let Ok(meta) = file.metadata() {
+                if meta.is_dir() {
+                    return Err(Error::file(stage, shown, "is a directory"));
+                }
+                if meta.len() > limit {
+                    return Err(too_large(stage, shown, meta.len(), limit));
+                }
+            }
+            file.take(limit + 1).read_to_end(&mut bytes)
+        };
+        read.map_err(|e| Error::file(stage, shown, format!("cannot read: {e}")))?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large(stage, shown, bytes.len() as u64, limit));
+        }
+        Self::from_bytes(shown, bytes, stage)
+    }
+
+    pub fn from_bytes(path: &str, bytes: Vec<u8>, stage: Stage) -> Result<Self> {
+        match String::from_utf8(bytes) {
+            Ok(s) => Ok(SourceText::new(path, s)),
+            Err(e) => {
+                let valid = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                let prefix = String::from_utf8_lossy(bytes.get(..valid).unwrap_or_default());
+                let line = prefix.matches('\n').count() + 1;
+                let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                Err(Error::at_position(
+                    stage,
+                    path,
+                    line,
+                    column,
+                    format!("not UTF-8 text (invalid byte at offset {valid})"),
+                ))
+            }
+        }
+    }
+
+    /// 1-based (line, column); the column counts characters.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line_idx = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = self.line_starts.get(line_idx).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count());
+        (line_idx + 1, column + 1)
+    }
+
+    /// Byte offset of a 1-based line and character column (clamped to the text).
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len());
+        let rest = self.text.get(start..).unwrap_or_default();
+        let col = column.saturating_sub(1);
+        rest.char_indices()
+            .take_while(|&(_, c)| c != '\n')
+            .nth(col)
+            .map_or_else(
+                || start + rest.find('\n').unwrap_or(rest.len()),
+                |(i, _)| start + i,
+            )
+    }
+
+    /// Byte length of the character at `offset` (1 at the end of the text).
+    pub fn char_len_at(&self, offset: usize) -> usize {
+        self.text
+            .get(offset..)
+            .and_then(|s| s.chars().next())
+            .map_or(0, char::len_utf8)
+    }
+
+    /// Converts saphyr's character index into a byte offset.
+    fn char_index_to_byte(&self, char_index: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(char_index)
+            .map_or(self.text.len(), |(i, _)| i)
+    }
+}
+
+fn too_large(stage: Stage, path: &str, size: u64, limit: u64) -> Error {
+    Error::file(
+        stage,
+        path,
+        format!("file is {size} bytes, over the input limit of {limit} bytes"),
+    )
+    .with_help("raise the limit with --max-input-bytes if this input is expected to be this large")
+}
+
+/// Escapes one JSON-pointer token (RFC 6901).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn unescape_token(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+/// Byte range of a node inside its file.
+pub type Span = (usize, usize);
+
+/// One YAML document turned into JSON, with a span for every node by JSON pointer.
+#[derive(Debug, Clone)]
+pub struct YamlDoc {
+    pub value: Value,
+    pub spans: HashMap<String, Span>,
+    /// Byte offset where the document starts.
+    pub start: usize,
+}
+
+/// Parses every document of a YAML stream (YAML 1.2 core schema).
+pub fn parse_yaml(src: &SourceText, stage: Stage) -> Result<Vec<YamlDoc>> {
+    use saphyr::{LoadableYamlNode, MarkedYaml};
+    let docs = MarkedYaml::load_from_str(&src.text).map_err(|e| {
+        let m = e.marker();
+        Error::at_line_col(stage, src, m.line(), m.col() + 1, format!("invalid YAML: {}", e.info()))
+    })?;
+    // saphyr counts characters; ASCII files need no conversion.
+    let ascii = src.text.is_ascii();
+    let to_byte = |i: usize| if ascii { i } else { src.char_index_to_byte(i) };
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in &docs {
+        let mut spans = HashMap::new();
+        let value = yaml_to_json(doc, String::new(), &mut spans, &to_byte, src, stage)?;
+        let start = to_byte(doc.span.start.index());
+        out.push(YamlDoc {
+            value,
+            spans,
+            start,
+        });
+    }
+    Ok(out)
+}
+
+fn yaml_to_json(
+    node: &saphyr::MarkedYaml<'_>,
+    pointer: String,
+    spans: &mut HashMap<String, Span>,
+    to_byte: &dyn Fn(usize) -> usize,
+    src: &SourceText,
+    stage: Stage,
+) -> Result<Value> {
+    use saphyr::{Scalar, YamlData};
+    let start = to_byte(node.span.start.index());
+    let end = to_byte(node.span.end.index()).max(start);
+    let value = match &node.data {
+        YamlData::Value(s) => match s {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(b) => Value::Bool(*b),
+            Scalar::Integer(i) => Value::from(*i),
+            Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
+                .map_or(Value::Null, Value::Number),
+            Scalar::String(s) => Value::String(s.to_string()),
+        },
+        YamlData::Representation(s, _, _) => Value::String(s.to_string()),
+        YamlData::Sequence(items) => {
+            let mut arr = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                arr.push(yaml_to_json(item, format!("{pointer}/{i}"), spans, to_byte, src, stage)?);
+            }
+            Value::Array(arr)
+        }
+        YamlData::Mapping(map) => {
+            let mut obj = Map::new();
+            for (k, v) in map {
+                let key = match &k.data {
+                    YamlData::Value(Scalar::String(s)) => s.to_string(),
+                    YamlData::Value(Scalar::Integer(i)) => i.to_string(),
+                    YamlData::Value(Scalar::Boolean(b)) => b.to_string(),
+                    YamlData::Value(Scalar::Null) => "null".to_string(),
+                    YamlData::Value(Scalar::FloatingPoint(f)) => f.to_string(),
+                    YamlData::Representation(s, _, _) => s.to_string(),
+                    _ => {
+                        return Err(Error::at(
+                            stage,
+                            src,
+                            to_byte(k.span.start.index()),
+                            "mapping keys must be scalars",
+                        ))
+                    }
+                };
+                let child = format!("{pointer}/{}", escape_token(&key));
+                let kstart = to_byte(k.span.start.index());
+                let value = yaml_to_json(v, child.clone(), spans, to_byte, src, stage)?;
+                // Point a key's findings at `key: value`, starting at the key.
+                if let Some(s) = spans.get_mut(&child) {
+                    s.0 = kstart.min(s.0);
+                }
+                obj.insert(key, value);
+            }
+            Value::Object(obj)
+        }
+        YamlData::Tagged(_, inner) => {
+            return yaml_to_json(inner, pointer, spans, to_byte, src, stage);
+        }
+        YamlData::Alias(_) => {
+            return Err(Error::at(stage, src, start, "YAML aliases are not supported"))
+        }
+        YamlData::BadValue => {
+            return Err(Error::at(stage, src, start, "value does not match its tag"))
+        }
+    };
+    spans.insert(pointer, (start, end));
+    Ok(value)
+}
+
+/// Parses JSON, turning serde's line/column into a positioned error.
+pub fn parse_json(src: &SourceText, stage: Stage) -> Result<Value> {
+    serde_json::from_str(&src.text).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        Error::at_line_col(stage, src, e.line(), e.column().max(1), format!("invalid JSON: {msg}"))
+    })
+}
+
+/// Finds the byte spans of many JSON pointers in one pass over raw JSON text, descending only
+/// into containers on the way to a requested pointer. Missing pointers are absent from the map.
+pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
+    #[derive(Default)]
+    struct Trie {
+        children: HashMap<String, Trie>,
+        want: Option<String>,
+    }
+    let mut root = Trie::default();
+    for p in pointers {
+        let mut node = &mut root;
+        if !p.is_empty() {
+            for tok in p.trim_start_matches('/').split('/') {
+                node = node.children.entry(unescape_token(tok)).or_default();
+            }
+        }
+        node.want = Some(p.clone());
+    }
+    let bytes = text.as_bytes();
+    let mut out = HashMap::new();
+
+    fn skip_ws(b: &[u8], mut i: usize) -> usize {
+        while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            i += 1;
+        }
+        i
+    }
+    fn skip_string(b: &[u8], mut i: usize) -> usize {
+        i += 1; // opening quote
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        i
+    }
+    fn skip_value(b: &[u8], i: usize) -> usize {
+        let mut i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b'"') => skip_string(b, i),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                while let Some(&c) = b.get(i) {
+                    match c {
+                        b'"' => {
+                            i = skip_string(b, i);
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                return i + 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i
+            }
+            _ => {
+                while let Some(&c) = b.get(i) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    i += 1;
+                }
+                i
+            }
+        }
+    }
+    fn walk(b: &[u8], i: usize, node: &Trie, key_start: Option<usize>, out: &mut HashMap<String, Span>) -> usize {
+        let start = skip_ws(b, i);
+        if node.children.is_empty() {
+            let end = skip_value(b, start);
+            if let Some(p) = &node.want {
+                out.insert(p.clone(), (key_start.unwrap_or(start), end));
+            }
+            return end;
+        }
+        let mut j = start;
+        match b.get(start) {
+            Some(b'{') => {
+                j += 1;
+                loop {
+                    j = skip_ws(b, j);
+                    match b.get(j) {
+                        Some(b'"') => {
+                            let ks = j;
+                            let ke = skip_string(b, j);
+                            let raw = b.get(ks + 1..ke.saturating_sub(1)).unwrap_or_default();
+                            let key: String = if raw.contains(&b'\\') {
+                                serde_json::from_slice::<String>(b.get(ks..ke).unwrap_or_default())
+                                    .unwrap_or_default()
+                            } else {
+                                String::from_utf8_lossy(raw).into_owned()
+                            };
+                            j = skip_ws(b, ke);
+                            if b.get(j) == Some(&b':') {
+                                j += 1;
+                            }
+                            j = match node.children.get(&key) {
+                                Some(child) => walk(b, j, child, Some(ks), out),
+                                None => skip_value(b, j),
+                            };
+                            j = skip_ws(b, j);
+                            if b.get(j) == Some(&b',') {
+                                j += 1;
+                            }
+                        }
+                        Some(b'}') => {
+                            j += 1;
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            Some(b'[') => {
+                j += 1;
+                let mut idx = 0usize;
+                loop {
+                    j = skip_ws(b, j);
+                    match b.get(j) {
+                        Some(b']') => {
+                            j += 1;
+                            break;
+                        }
+                        None => break,
+                        _ => {
+                            j = match node.children.get(&idx.to_string()) {
+                                Some(child) => walk(b, j, child, None, out),
+                                None => skip_value(b, j),
+                            };
+                            idx += 1;
+                            j = skip_ws(b, j);
+                            if b.get(j) == Some(&b',') {
+                                j += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => j = skip_value(b, start),
+        }
+        if let Some(p) = &node.want {
+            out.insert(p.clone(), (key_start.unwrap_or(start), j));
+        }
+        j
+    }
+    walk(bytes, 0, &root, None, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_pointers_in_json() {
+        let text = "{\n  \"a\": [1, {\"b\": 22}],\n  \"c/d\": \"x\"\n}";
+        let ptrs = vec!["/a/1/b".to_string(), "/c~1d".to_string(), "/missing".to_string()];
+        let found = locate_json(text, &ptrs);
+        let (s, e) = found["/a/1/b"];
+        assert_eq!(&text[s..e], "\"b\": 22");
+        let (s, _) = found["/c~1d"];
+        assert_eq!(SourceText::new("f", text).line_col(s), (3, 3));
+        assert!(!found.contains_key("/missing"));
+    }
+
+    #[test]
+    fn yaml_spans_point_at_keys_with_byte_offsets() {
+        let src = SourceText::new("q.yaml", "# é\ngroups:\n  search:\n    quorum: majority\n");
+        let docs = parse_yaml(&src, Stage::Config).unwrap();
+        let (s, _) = docs[0].spans["/groups/search/quorum"];
+        assert_eq!(src.line_col(s), (4, 5));
+        assert!(src.text[s..].starts_with("quorum: majority"));
+    }
+
+    #[test]
+    fn offsets_round_trip_through_line_and_column() {
+        let src = SourceText::new("f", "ab\ncé\nxyz");
+        let off = src.offset_of(2, 2);
+        assert_eq!(&src.text[off..off + 2], "é");
+        assert_eq!(src.line_col(off), (2, 2));
+    }
+}
