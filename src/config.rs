@@ -70,6 +70,11 @@ impl Default for Config {
 
 /// Parses `90s`, `10m`, `1h30m`, `500ms`, `2d` into seconds (rounded down).
 pub fn parse_duration(s: &str) -> Option<u64> {
+    parse_duration_ms(s).map(|ms| ms / 1000)
+}
+
+/// Parses a duration into milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<u64> {
     let mut total_ms: u64 = 0;
     let mut num = String::new();
     let mut chars = s.chars().peekable();
@@ -95,7 +100,7 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
         any = true;
     }
-    (any && num.is_empty()).then_some(total_ms / 1000)
+    (any && num.is_empty()).then_some(total_ms)
 }
 
 fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {

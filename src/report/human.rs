@@ -100,9 +100,14 @@ fn render_finding(handler: &GraphicalReportHandler, report: &Report, f: &Finding
         .as_ref()
         .and_then(|loc| report.sources.get(&loc.path).map(|text| (loc, text)));
 
+    // Without the file text there is no snippet to show where: say it in words.
+    let message = match (&f.location, &source) {
+        (Some(loc), None) => with_position(&f.message, loc),
+        _ => f.message.clone(),
+    };
     let mut diag = FindingDiagnostic {
         code: f.rule.clone(),
-        message: f.message.clone(),
+        message,
         severity: match f.severity {
             Severity::Deny => miette::Severity::Error,
             Severity::Warn => miette::Severity::Warning,
@@ -126,11 +131,26 @@ fn render_finding(handler: &GraphicalReportHandler, report: &Report, f: &Finding
     }
     // miette refuses spans it cannot read; say where instead of dropping the finding.
     diag.snippet = None;
+    if let Some(loc) = &f.location {
+        diag.message = with_position(&f.message, loc);
+    }
     text.clear();
     if handler.render_report(&mut text, &diag).is_ok() {
         return text;
     }
     format!("{}: {}: {}\n", f.severity.as_str(), f.rule, f.message)
+}
+
+/// `message`, then `at path:line:col` on its own line.
+fn with_position(message: &str, loc: &Location) -> String {
+    let mut at = loc.path.clone();
+    if loc.line >= 1 {
+        at.push_str(&format!(":{}", loc.line));
+        if loc.column >= 1 {
+            at.push_str(&format!(":{}", loc.column));
+        }
+    }
+    format!("{message}\nat {at}")
 }
 
 /// The byte span to underline: `offset`/`len` clamped to the text and to character boundaries.
@@ -323,6 +343,7 @@ mod tests {
         let out = render(&r, false);
         assert!(out.contains("quorum/majority-lost"), "{out}");
         assert!(out.contains("Scale in one member at a time"), "{out}");
+        assert!(out.contains("at plans/prod.json:3:3"), "{out}");
         assert!(!out.contains("╭─["), "{out}");
     }
 

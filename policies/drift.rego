@@ -1,0 +1,71 @@
+# drift/: the live infrastructure was changed by hand and the change never reached the
+# source of truth. A change planned against a drifted baseline does something nobody reviewed.
+package quorate.drift
+
+import data.quorate.lib
+
+# Drift entries by address, for one finding per resource.
+drifted_addresses contains d.address if some d in input.drift
+
+entries(address) := [d | some d in input.drift; d.address == address]
+
+describe(d) := sprintf("%s is %v live but %v in state", [d.attribute, d.live, d.committed]) if d.attribute != ""
+
+describe(d) := sprintf("%v (state says %v)", [d.live, d.committed]) if d.attribute == ""
+
+summary(address) := concat("; ", [describe(d) | some d in entries(address)])
+
+# METADATA
+# title: Change planned on top of drift
+# description: The change touches a resource whose live state was changed outside its source of truth.
+# custom:
+#   id: drift/change-on-drifted-resource
+#   severity: deny
+#   why: >-
+#     The plan was computed from the drifted live state, so it does something nobody reviewed:
+#     an Auto Scaling group scaled 6 by hand and "scaled to 3" in code removes three members,
+#     while the diff shows only a one-line edit.
+#   example: >-
+#     resource_drift shows desired_capacity 3 -> 6 for aws_autoscaling_group.search, and the
+#     plan updates the same group.
+#   fix: >-
+#     Reconcile first: commit the live value (or revert the live change) so the plan starts from
+#     a reviewed baseline, then make the intended change as its own step.
+deny contains f if {
+	some address in drifted_addresses
+	d := entries(address)[0]
+	d.change != null
+	f := {
+		"rule": "drift/change-on-drifted-resource",
+		"msg": sprintf("%s was changed outside Terraform (%s) and this plan changes it again", [d.change, summary(address)]),
+		"change": d.change,
+		"group": d.group,
+		"path": d.origin.path,
+		"pointer": d.origin.pointer,
+	}
+}
+
+# METADATA
+# title: Unmanaged change in live state
+# description: Live state differs from the source of truth on a resource this change does not touch.
+# custom:
+#   id: drift/unmanaged-change
+#   severity: warn
+#   why: >-
+#     Hand-made changes are invisible to review and get silently reverted (or silently kept) by
+#     the next apply; they are how the next outage's baseline goes wrong.
+#   example: resource_drift lists aws_instance.ec2 with a changed instance_type; the plan does not touch it.
+#   fix: Commit the live change to code, or revert it in the live system, and say which in the PR.
+warn contains f if {
+	some address in drifted_addresses
+	d := entries(address)[0]
+	d.change == null
+	f := {
+		"rule": "drift/unmanaged-change",
+		"msg": sprintf("%s was changed outside Terraform: %s", [address, summary(address)]),
+		"change": null,
+		"group": d.group,
+		"path": d.origin.path,
+		"pointer": d.origin.pointer,
+	}
+}

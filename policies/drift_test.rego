@@ -1,0 +1,3 @@
+package quorate.drift_test
+
+import data.quorate.drift

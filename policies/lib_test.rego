@@ -1,0 +1,3 @@
+package quorate.lib_test
+
+import data.quorate.lib

@@ -1,0 +1,142 @@
+# quorum/: after the change, in the worst case, a quorum group must keep enough healthy
+# voters; no change may remove every member or more than one voter at a time.
+package quorate.quorum
+
+import data.quorate.lib
+
+describe_required(spec, n) := sprintf("a majority of %d (%d)", [n, lib.required(spec, n)]) if {
+	lower(sprintf("%v", [spec])) == "majority"
+}
+
+describe_required(spec, n) := sprintf("the configured quorum of %v", [spec]) if {
+	lower(sprintf("%v", [spec])) != "majority"
+}
+
+# METADATA
+# title: Below quorum in the worst case
+# description: After the change, if the provider removes healthy members first, the group keeps fewer healthy voters than its quorum.
+# custom:
+#   id: quorum/below-quorum
+#   severity: deny
+#   why: >-
+#     Providers do not promise to remove the unhealthy members: AWS picks by AZ balance and
+#     launch template age. Counting removals against healthy members is the only bound that
+#     holds, and a quorum group below quorum stops accepting writes (or loses data).
+#   example: >-
+#     6 members, 3 of them Terminating; desired 6 -> 3 removes 3 more. Worst case:
+#     3 healthy - 3 removals = 0 healthy, below a majority of 3 (2).
+#   fix: >-
+#     Scale down one member at a time, each step after the group is stable and healthy, or
+#     replace unhealthy members before removing any.
+deny contains f if {
+	some c in lib.scale_downs
+	spec := lib.quorum_spec(c)
+	after := lib.size_after(c)
+	after > 0
+	need := lib.required(spec, after)
+	healthy := lib.healthy_now(c)
+	removals := lib.removals(c)
+	left := healthy - removals
+	left < need
+	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy, below %s", [c.id, c.group, healthy, removals, max([left, 0]), describe_required(spec, after)]))
+}
+
+# METADATA
+# title: Removes every member
+# description: The change scales a group to zero or deletes it.
+# custom:
+#   id: quorum/removes-all-members
+#   severity: deny
+#   why: Zero members is an outage, whatever the health of the group before.
+#   example: desired_capacity 3 -> 0, or destroying the Auto Scaling group of a search cluster.
+#   fix: >-
+#     If the service is really being retired, waive this rule for the change with a reason and
+#     an expiry; otherwise keep at least a quorum of members.
+deny contains f if {
+	some c in lib.scale_downs
+	lib.size_after(c) == 0
+	lib.size_before(c) > 0
+	f := lib.finding("quorum/removes-all-members", c, sprintf("%s removes every member of %s (%d -> 0)", [c.id, c.group, lib.size_before(c)]))
+}
+
+# METADATA
+# title: More than one voter at once
+# description: The change removes more than one member of a quorum group in one step.
+# custom:
+#   id: quorum/multiple-voters-at-once
+#   severity: deny
+#   why: >-
+#     Consensus systems (etcd, ZooKeeper, Elasticsearch masters, Kafka controllers) must shrink
+#     their voting configuration one member at a time; removing two at once can leave the old
+#     and new configurations without a common majority.
+#   example: dedicated_master_count 5 -> 3, or an etcd StatefulSet 5 -> 3 replicas.
+#   fix: Remove one voter, wait until the group is stable and healthy, then remove the next.
+deny contains f if {
+	some c in lib.scale_downs
+	lib.is_quorum_group(c)
+	n := max([lib.removals(c), lib.size_before(c) - lib.size_after(c)])
+	n > 1
+	lib.size_after(c) > 0
+	f := lib.finding("quorum/multiple-voters-at-once", c, sprintf("%s removes %d voters of %s at once (%d -> %d)", [c.id, n, c.group, lib.size_before(c), lib.size_after(c)]))
+}
+
+# METADATA
+# title: Capacity unknown until apply
+# description: The new member count of a quorum-relevant resource is only known after apply.
+# custom:
+#   id: quorum/unknown-capacity
+#   severity: warn
+#   why: quorate cannot bound the worst case of a number it cannot see; Terraform will decide it during apply.
+#   example: desired_capacity = var.size where var.size comes from another resource's output.
+#   fix: Make the count a known value in the plan (a variable or literal), or review the applied value by hand.
+warn contains f if {
+	some c in input.changes
+	c.capacity.unknown == true
+	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.capacity.attribute, c.group]))
+}
+
+warn contains f if {
+	some c in input.changes
+	c.voters.unknown == true
+	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.voters.attribute, c.group]))
+}
+
+# METADATA
+# title: Even number of voters
+# description: The change leaves a majority-quorum group with an even number of voters.
+# custom:
+#   id: quorum/even-voters
+#   severity: warn
+#   why: >-
+#     With majority quorum, 4 voters tolerate one failure, like 3; the fourth adds cost and a
+#     split-brain-prone tie, not resilience.
+#   example: dedicated_master_count 3 -> 4, or an etcd cluster scaled from 5 to 4.
+#   fix: Use an odd number of voters (3, 5, 7).
+warn contains f if {
+	some c in input.changes
+	lib.is_quorum_group(c)
+	lower(sprintf("%v", [lib.quorum_spec(c)])) == "majority"
+	after := lib.size_after(c)
+	after > 0
+	after % 2 == 0
+	after != lib.plan_size_before(c)
+	f := lib.finding("quorum/even-voters", c, sprintf("%s leaves %s with %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1]))
+}
+
+# METADATA
+# title: Scale-down of a quorum group without observed state
+# description: A quorum group shrinks and quorate was given no live state for it.
+# custom:
+#   id: quorum/unverified-health
+#   severity: warn
+#   why: >-
+#     Without observed state the check assumes every member is healthy and stable, which is
+#     exactly the assumption that failed in the outages quorate exists to stop.
+#   example: quorate check plan.json with no --observed for the group being scaled down.
+#   fix: Pass the live state (e.g. aws autoscaling describe-auto-scaling-groups output) with --observed.
+warn contains f if {
+	some c in lib.scale_downs
+	lib.is_quorum_group(c)
+	not lib.has_members(c)
+	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks quorum group %s but no observed state was given for it; members are assumed healthy", [c.id, c.group]))
+}

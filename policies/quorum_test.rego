@@ -1,0 +1,3 @@
+package quorate.quorum_test
+
+import data.quorate.quorum

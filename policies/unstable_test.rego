@@ -1,0 +1,3 @@
+package quorate.unstable_test
+
+import data.quorate.unstable

@@ -1,0 +1,256 @@
+//! `quorate check`: inputs -> normalized model -> policies -> located, waived, sorted findings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::engine::{PolicySet, RawFinding};
+use crate::error::{Error, Result};
+use crate::model::{ChangeSet, Finding, Location, Mode, Report, Summary, WaiverNote, API_VERSION};
+use crate::sources::{Inputs, LoadOptions};
+use crate::text::{self, Span};
+
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub paths: Vec<String>,
+    pub observed: Vec<String>,
+    pub config: Option<String>,
+    pub policies: Vec<String>,
+    pub builtin: bool,
+    pub now: Option<String>,
+    pub observed_at: Option<String>,
+    pub max_input_bytes: u64,
+    pub timeout: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            paths: Vec::new(),
+            observed: Vec::new(),
+            config: None,
+            policies: Vec::new(),
+            builtin: true,
+            now: None,
+            observed_at: None,
+            max_input_bytes: text::DEFAULT_MAX_INPUT_BYTES,
+            timeout: crate::engine::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+pub fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(t) => crate::sources::parse_time(t).ok_or_else(|| {
+            Error::usage(format!("--now `{t}` is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))
+        }),
+    }
+}
+
+/// Reads every input and builds the Rego input, without evaluating.
+pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
+    if opts.paths.is_empty() {
+        return Err(Error::usage("nothing to check: give a Terraform plan (terraform show -json) or a directory")
+            .with_help("quorate check plan.json --observed asg.json"));
+    }
+    let now = parse_now(opts.now.as_deref())?;
+    if let Some(t) = &opts.observed_at {
+        if crate::sources::parse_time(t).is_none() {
+            return Err(Error::usage(format!("--observed-at `{t}` is not an RFC 3339 time")));
+        }
+    }
+    let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
+    let load = LoadOptions {
+        max_input_bytes: opts.max_input_bytes,
+        observed_at: opts.observed_at.clone(),
+        now,
+    };
+    let mut inputs = Inputs::default();
+    inputs.load_changes(&opts.paths, &load)?;
+    inputs.load_observed(&opts.observed, &load)?;
+    inputs.finish(&config.aliases());
+    let set = ChangeSet {
+        api_version: API_VERSION.into(),
+        mode: Mode::Check,
+        now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        changes: std::mem::take(&mut inputs.changes),
+        drift: std::mem::take(&mut inputs.drift),
+        observed: std::mem::take(&mut inputs.observed),
+        context: Value::Object(Default::default()),
+    };
+    Ok((set, inputs, config))
+}
+
+pub fn check(opts: &CheckOptions) -> Result<Report> {
+    let (set, inputs, config) = build_input(opts)?;
+    let policies = PolicySet::load(opts.builtin, &opts.policies, config.data(), opts.timeout)?;
+    evaluate(&set, &inputs, &config, &policies)
+}
+
+/// Evaluates a built input and turns the results into a report.
+pub fn evaluate(set: &ChangeSet, inputs: &Inputs, config: &Config, policies: &PolicySet) -> Result<Report> {
+    let json = serde_json::to_string(set)
+        .map_err(|e| Error::usage(format!("model does not serialize: {e}")))?;
+    let raw = policies.evaluate(&json)?;
+    let now = parse_now(Some(&set.now))?;
+    let mut findings = locate(set, inputs, raw);
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| loc_key(a).cmp(&loc_key(b)))
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.change.cmp(&b.change))
+    });
+    findings.dedup();
+    let mut report = Report {
+        rules: policies.rules.clone(),
+        ..Report::default()
+    };
+    report.notices.extend(inputs.notices.iter().cloned());
+    for f in findings {
+        let waiver = config
+            .waivers
+            .iter()
+            .find(|w| w.matches(&f.rule, f.change.as_deref(), f.group.as_deref()));
+        match waiver {
+            Some(w) if w.expires > now => {
+                let mut f = f;
+                f.waiver = Some(WaiverNote {
+                    reason: w.reason.clone(),
+                    by: Some(w.by.clone()),
+                    expires: Some(w.expires_text.clone()),
+                });
+                report.waived.push(f);
+            }
+            Some(w) => {
+                report.notices.push(format!(
+                    "waiver at {} for {} on {} expired {}; the finding applies",
+                    w.at,
+                    w.rule,
+                    f.change.as_deref().or(f.group.as_deref()).unwrap_or("-"),
+                    w.expires_text
+                ));
+                report.findings.push(f);
+            }
+            None => report.findings.push(f),
+        }
+    }
+    report.notices.dedup();
+    report.summary = Summary {
+        deny: report.count(crate::model::Severity::Deny),
+        warn: report.findings.len() - report.count(crate::model::Severity::Deny),
+        changes: set.changes.len(),
+        waived: report.waived.len(),
+    };
+    for f in report.findings.iter().chain(&report.waived) {
+        if let Some(loc) = &f.location {
+            if let Some(src) = inputs.sources.get(&loc.path) {
+                report.sources.insert(loc.path.clone(), src.text.clone());
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn loc_key(f: &Finding) -> (String, usize, usize) {
+    f.location
+        .as_ref()
+        .map_or((String::new(), 0, 0), |l| (l.path.clone(), l.line, l.column))
+}
+
+/// Resolves each finding's (path, pointer) to file:line:col, one pass per JSON file.
+fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding> {
+    let by_id: HashMap<&str, &crate::model::Change> =
+        set.changes.iter().map(|c| (c.id.as_str(), c)).collect();
+    let targets: Vec<Option<(String, usize, String)>> = raw
+        .iter()
+        .map(|r| {
+            if let (Some(path), Some(pointer)) = (&r.path, &r.pointer) {
+                let doc = set
+                    .changes
+                    .iter()
+                    .find(|c| &c.source.path == path)
+                    .map_or(0, |c| c.source.document);
+                return Some((path.clone(), doc, pointer.clone()));
+            }
+            let c = by_id.get(r.change.as_deref()?)?;
+            let pointer = match (&c.source.after_pointer, r.attribute.as_deref()) {
+                (Some(after), Some(attr)) if !attr.is_empty() => format!("{after}{attr}"),
+                _ => c.source.pointer.clone(),
+            };
+            Some((c.source.path.clone(), c.source.document, pointer))
+        })
+        .collect();
+    let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (path, _, pointer) in targets.iter().flatten() {
+        // Ask for the pointer and its parents, so a missing attribute falls back to its object.
+        let entry = wanted.entry(path.as_str()).or_default();
+        let mut p = pointer.clone();
+        loop {
+            entry.push(p.clone());
+            match p.rfind('/') {
+                Some(i) => p.truncate(i),
+                None => break,
+            }
+        }
+    }
+    let mut spans: HashMap<(String, usize), HashMap<String, Span>> = HashMap::new();
+    for (path, pointers) in wanted {
+        let Some(src) = inputs.sources.get(path) else { continue };
+        if inputs.yaml_spans.keys().any(|(p, _)| p == path) {
+            for ((p, doc), s) in &inputs.yaml_spans {
+                if p == path {
+                    spans.insert((p.clone(), *doc), s.clone());
+                }
+            }
+        } else {
+            spans.insert((path.to_string(), 0), text::locate_json(&src.text, &pointers));
+        }
+    }
+    raw.into_iter()
+        .zip(targets)
+        .map(|(r, target)| {
+            let location = target.and_then(|(path, doc, pointer)| {
+                let src = inputs.sources.get(&path)?;
+                let map = spans.get(&(path.clone(), doc))?;
+                let mut p = pointer.clone();
+                let (start, end) = loop {
+                    if let Some(s) = map.get(&p) {
+                        break *s;
+                    }
+                    if p.is_empty() {
+                        return None;
+                    }
+                    match p.rfind('/') {
+                        Some(i) => p.truncate(i),
+                        None => p.clear(),
+                    }
+                };
+                let (line, column) = src.line_col(start);
+                // Label the first line of the node only: objects span many lines.
+                let first_line_end = src.text.get(start..end).and_then(|s| s.find('\n')).map_or(end, |i| start + i);
+                Some(Location {
+                    path,
+                    line,
+                    column,
+                    pointer: p,
+                    offset: start,
+                    len: first_line_end.saturating_sub(start),
+                })
+            });
+            Finding {
+                rule: r.rule,
+                severity: r.severity,
+                message: r.message,
+                change: r.change,
+                group: r.group,
+                location,
+                waiver: None,
+            }
+        })
+        .collect()
+}
