@@ -9,9 +9,28 @@ drifted_addresses contains d.address if some d in input.drift
 
 entries(address) := [d | some d in input.drift; d.address == address]
 
-describe(d) := sprintf("%s is %v live but %v in state", [d.attribute, d.live, d.committed]) if d.attribute != ""
+# Values as short text: whole blocks would drown the message.
+short(v) := s if {
+	s := json.marshal(v)
+	count(s) <= 40
+}
 
-describe(d) := sprintf("%v (state says %v)", [d.live, d.committed]) if d.attribute == ""
+short(v) := concat("", [substring(s, 0, 37), "..."]) if {
+	s := json.marshal(v)
+	count(s) > 40
+}
+
+describe(d) := sprintf("%s is %s live but %s in state", [d.attribute, short(d.live), short(d.committed)]) if d.attribute != ""
+
+describe(d) := d.live if {
+	d.attribute == ""
+	is_string(d.live)
+}
+
+describe(d) := "no attribute difference Terraform shows (sensitive or normalized values)" if {
+	d.attribute == ""
+	d.live == null
+}
 
 summary(address) := concat("; ", [describe(d) | some d in entries(address)])
 

@@ -40,9 +40,20 @@ removes_members(c) if count(c.members_removed) > 0
 
 removes_members(c) if c.action in {"delete", "replace"}
 
+# Changes that shrink a group, one per group for count/for_each instances (the first
+# removing instance speaks for its group, so a group gets one finding, not one per member).
 scale_downs contains c if {
 	some c in input.changes
 	removes_members(c)
+	c.capacity != null
+}
+
+scale_downs contains c if {
+	some c in input.changes
+	removes_members(c)
+	c.capacity == null
+	ids := [x.id | some x in input.changes; x.group == c.group; x.capacity == null; removes_members(x)]
+	c.id == min(ids)
 }
 
 # ---------------------------------------------------------------- groups
@@ -110,6 +121,7 @@ size_after(c) := c.voters.after if uses_voters(c)
 size_after(c) := 0 if {
 	not uses_voters(c)
 	c.action == "delete"
+	c.capacity != null
 }
 
 size_after(c) := c.capacity.after if {
@@ -120,8 +132,6 @@ size_after(c) := c.capacity.after if {
 
 size_after(c) := member_group_size(c) - count(group_removed(c)) if {
 	not uses_voters(c)
-	c.action != "delete"
-	not is_num(c.capacity.after)
 	c.capacity == null
 }
 
@@ -175,6 +185,15 @@ healthy_now(c) := plan_size_before(c) if not has_members(c)
 removals(c) := max([0, size_before(c) - size_after(c)])
 
 healthy_after(c) := healthy_now(c) - removals(c)
+
+# Voters after the change: the explicit voter count when the resource has one.
+voters_after(c) := c.voters.after if is_num(c.voters.after)
+
+voters_after(c) := size_after(c) if not is_num(c.voters.after)
+
+voters_before(c) := c.voters.before if is_num(c.voters.after)
+
+voters_before(c) := plan_size_before(c) if not is_num(c.voters.after)
 
 # ---------------------------------------------------------------- findings
 

@@ -103,24 +103,25 @@ warn contains f if {
 
 # METADATA
 # title: Even number of voters
-# description: The change leaves a majority-quorum group with an even number of voters.
+# description: The change grows a majority-quorum group to an even number of voters.
 # custom:
 #   id: quorum/even-voters
 #   severity: warn
 #   why: >-
 #     With majority quorum, 4 voters tolerate one failure, like 3; the fourth adds cost and a
 #     split-brain-prone tie, not resilience.
-#   example: dedicated_master_count 3 -> 4, or an etcd cluster scaled from 5 to 4.
+#   example: dedicated_master_count 3 -> 4, or an etcd cluster scaled from 3 to 4.
 #   fix: Use an odd number of voters (3, 5, 7).
 warn contains f if {
 	some c in input.changes
 	lib.is_quorum_group(c)
 	lower(sprintf("%v", [lib.quorum_spec(c)])) == "majority"
-	after := lib.size_after(c)
+	after := lib.voters_after(c)
 	after > 0
 	after % 2 == 0
-	after != lib.plan_size_before(c)
-	f := lib.finding("quorum/even-voters", c, sprintf("%s leaves %s with %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1]))
+	# Scale-downs pass through even counts on the way (5 -> 4 -> 3); growing to one does not.
+	after > lib.voters_before(c)
+	f := lib.finding("quorum/even-voters", c, sprintf("%s grows %s to %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1]))
 }
 
 # METADATA

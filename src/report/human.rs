@@ -23,7 +23,8 @@ pub(super) fn render(report: &Report, color: bool) -> String {
     };
     let mut handler = GraphicalReportHandler::new_themed(theme)
         .with_width(WIDTH)
-        .with_links(false);
+        .with_links(false)
+        .with_break_words(false);
     if !color {
         handler = handler.without_syntax_highlighting();
     }

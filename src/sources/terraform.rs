@@ -187,7 +187,14 @@ fn capacity_of(
 /// Leaf attributes that differ between two values, as JSON pointers (bounded).
 fn diff_attributes(before: &Value, after: &Value, pointer: &str, out: &mut Vec<String>) {
     const MAX: usize = 64;
-    if out.len() >= MAX || before == after {
+    // Providers normalize absent, null and empty collections into each other: not drift.
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    };
+    if out.len() >= MAX || before == after || (empty(before) && empty(after)) {
         return;
     }
     match (before, after) {
@@ -197,7 +204,7 @@ fn diff_attributes(before: &Value, after: &Value, pointer: &str, out: &mut Vec<S
                 diff_attributes(bv, a.get(k).unwrap_or(&Value::Null), &p, out);
             }
             for (k, av) in a {
-                if !b.contains_key(k) && !av.is_null() {
+                if !b.contains_key(k) && !empty(av) {
                     out.push(format!("{pointer}/{}", escape_token(k)));
                 }
             }
@@ -375,18 +382,23 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
             continue;
         }
         diff_attributes(before, after, "", &mut attrs);
-        if attrs.is_empty() {
-            // Terraform reported drift it cannot show (e.g. sensitive values): keep the address.
+        let invisible = attrs.is_empty();
+        if invisible {
+            // Terraform reported drift it does not show (sensitive or normalized values).
             attrs.push(String::new());
         }
         for attribute in attrs {
+            let value = |v: &Value| match invisible {
+                true => Value::Null,
+                false => v.pointer(&attribute).cloned().unwrap_or(Value::Null),
+            };
             drift.push(Drift {
                 change: linked.clone(),
                 address: address.to_string(),
                 group: Some(group.clone()),
                 source: "terraform-resource-drift".into(),
-                committed: before.pointer(&attribute).cloned().unwrap_or(Value::Null),
-                live: after.pointer(&attribute).cloned().unwrap_or(Value::Null),
+                committed: value(before),
+                live: value(after),
                 origin: SourceRef {
                     kind: SOURCE_TYPE.into(),
                     path: path.to_string(),

@@ -1,0 +1,63 @@
+//! Runs every `test_*` rule of the built-in policies (policies/*_test.rego) through the same
+//! engine `quorate check` uses, and checks the rule catalogue stays stable.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use quorate::engine::{PolicySet, BUILTIN};
+
+#[test]
+fn builtin_policy_tests_pass() {
+    let set = PolicySet::load(true, &[], serde_json::json!({}), Duration::from_secs(30)).unwrap();
+    let results = set.run_tests(None);
+    assert!(results.len() >= 30, "expected the built-in policies to have tests, found {}", results.len());
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{} ({}): {}", r.name, r.file, r.error.clone().unwrap_or_else(|| "false".into())))
+        .collect();
+    assert!(failed.is_empty(), "{} of {} policy tests failed:\n{}", failed.len(), results.len(), failed.join("\n"));
+}
+
+#[test]
+fn builtin_policies_are_all_embedded() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
+        .unwrap()
+        .map(|e| format!("policies/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|p| p.ends_with(".rego"))
+        .collect();
+    let embedded: BTreeSet<String> = BUILTIN.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(on_disk, embedded, "engine::BUILTIN must list every file in policies/");
+}
+
+/// Rule ids are a public contract: renaming one breaks waivers and dashboards.
+#[test]
+fn rule_ids_are_stable_and_unique() {
+    let docs = quorate::rules::builtin().unwrap();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "duplicate rule ids: {ids:?}");
+    assert_eq!(
+        ids,
+        [
+            "drift/change-on-drifted-resource",
+            "drift/unmanaged-change",
+            "quorum/below-quorum",
+            "quorum/even-voters",
+            "quorum/multiple-voters-at-once",
+            "quorum/removes-all-members",
+            "quorum/unknown-capacity",
+            "quorum/unverified-health",
+            "unstable/health-not-green",
+            "unstable/members-in-transition",
+            "unstable/rollout-in-progress",
+            "unstable/stale-observation",
+            "unstable/within-stabilization-window",
+        ]
+    );
+    for d in &docs {
+        for (field, text) in [("title", &d.title), ("what", &d.what), ("why", &d.why), ("example", &d.example), ("fix", &d.fix)] {
+            assert!(!text.trim().is_empty(), "{} has no {field}", d.id);
+        }
+    }
+}
