@@ -53,12 +53,13 @@ fn print_error(e: &Error) {
     } else {
         miette::GraphicalTheme::unicode_nocolor()
     };
+    // One unwrapped headline (`path:line:col: message`, easy to grep and click), then the snippet.
     let mut s = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(usize::MAX);
     if handler.render_report(&mut s, e).is_err() || s.is_empty() {
         s = format!("error: {e}\n");
     }
-    let _ = writeln!(std::io::stderr(), "error: {e}\n{s}");
+    let _ = write!(std::io::stderr(), "{s}");
 }
 
 fn run_check(args: CheckArgs) -> Result<u8, Error> {
