@@ -61,3 +61,12 @@ fn rule_ids_are_stable_and_unique() {
         }
     }
 }
+
+/// docs/rules.md is generated; regenerate with `quorate rules --format markdown > docs/rules.md`.
+#[test]
+fn rules_reference_is_up_to_date() {
+    let docs = quorate::rules::builtin().unwrap();
+    let generated = quorate::rules::reference(&docs);
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    assert_eq!(committed, generated, "docs/rules.md is stale: run `quorate rules --format markdown > docs/rules.md`");
+}
