@@ -46,7 +46,9 @@ pub fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
         Some(t) => crate::sources::parse_time(t).ok_or_else(|| {
-            Error::usage(format!("--now `{t}` is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"))
+            Error::usage(format!(
+                "--now `{t}` is not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"
+            ))
         }),
     }
 }
@@ -54,13 +56,17 @@ pub fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>> {
 /// Reads every input and builds the Rego input, without evaluating.
 pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
     if opts.paths.is_empty() {
-        return Err(Error::usage("nothing to check: give a Terraform plan (terraform show -json) or a directory")
-            .with_help("quorate check plan.json --observed asg.json"));
+        return Err(Error::usage(
+            "nothing to check: give a Terraform plan (terraform show -json) or a directory",
+        )
+        .with_help("quorate check plan.json --observed asg.json"));
     }
     let now = parse_now(opts.now.as_deref())?;
     if let Some(t) = &opts.observed_at {
         if crate::sources::parse_time(t).is_none() {
-            return Err(Error::usage(format!("--observed-at `{t}` is not an RFC 3339 time")));
+            return Err(Error::usage(format!(
+                "--observed-at `{t}` is not an RFC 3339 time"
+            )));
         }
     }
     let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
@@ -92,7 +98,12 @@ pub fn check(opts: &CheckOptions) -> Result<Report> {
 }
 
 /// Evaluates a built input and turns the results into a report.
-pub fn evaluate(set: &ChangeSet, inputs: &Inputs, config: &Config, policies: &PolicySet) -> Result<Report> {
+pub fn evaluate(
+    set: &ChangeSet,
+    inputs: &Inputs,
+    config: &Config,
+    policies: &PolicySet,
+) -> Result<Report> {
     let json = serde_json::to_string(set)
         .map_err(|e| Error::usage(format!("model does not serialize: {e}")))?;
     let raw = policies.evaluate(&json)?;
@@ -157,9 +168,9 @@ pub fn evaluate(set: &ChangeSet, inputs: &Inputs, config: &Config, policies: &Po
 }
 
 fn loc_key(f: &Finding) -> (String, usize, usize) {
-    f.location
-        .as_ref()
-        .map_or((String::new(), 0, 0), |l| (l.path.clone(), l.line, l.column))
+    f.location.as_ref().map_or((String::new(), 0, 0), |l| {
+        (l.path.clone(), l.line, l.column)
+    })
 }
 
 /// Resolves each finding's (path, pointer) to file:line:col, one pass per JSON file.
@@ -200,7 +211,9 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
     }
     let mut spans: HashMap<(String, usize), HashMap<String, Span>> = HashMap::new();
     for (path, pointers) in wanted {
-        let Some(src) = inputs.sources.get(path) else { continue };
+        let Some(src) = inputs.sources.get(path) else {
+            continue;
+        };
         if inputs.yaml_spans.keys().any(|(p, _)| p == path) {
             for ((p, doc), s) in &inputs.yaml_spans {
                 if p == path {
@@ -208,7 +221,10 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
                 }
             }
         } else {
-            spans.insert((path.to_string(), 0), text::locate_json(&src.text, &pointers));
+            spans.insert(
+                (path.to_string(), 0),
+                text::locate_json(&src.text, &pointers),
+            );
         }
     }
     raw.into_iter()
@@ -232,7 +248,11 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
                 };
                 let (line, column) = src.line_col(start);
                 // Label the first line of the node only: objects span many lines.
-                let first_line_end = src.text.get(start..end).and_then(|s| s.find('\n')).map_or(end, |i| start + i);
+                let first_line_end = src
+                    .text
+                    .get(start..end)
+                    .and_then(|s| s.find('\n'))
+                    .map_or(end, |i| start + i);
                 Some(Location {
                     path,
                     line,

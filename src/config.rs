@@ -136,9 +136,10 @@ impl Config {
         let doc = match docs.into_iter().next() {
             Some(d) if !d.value.is_null() => d,
             _ => {
-                let mut c = Config::default();
-                c.path = Some(src.path.clone());
-                return Ok(c);
+                return Ok(Config {
+                    path: Some(src.path.clone()),
+                    ..Config::default()
+                });
             }
         };
         schema::validate(Which::Config, &doc, src, Stage::Config)?;
@@ -156,11 +157,20 @@ impl Config {
             ("max_observed_age", &mut cfg.max_observed_age),
         ] {
             if let Some(s) = v.get(key).and_then(Value::as_str) {
-                *slot = parse_duration(s)
-                    .ok_or_else(|| at(&format!("/{key}"), format!("/{key}: `{s}` is not a duration")))?;
+                *slot = parse_duration(s).ok_or_else(|| {
+                    at(
+                        &format!("/{key}"),
+                        format!("/{key}: `{s}` is not a duration"),
+                    )
+                })?;
             }
         }
-        for (name, g) in v.get("groups").and_then(Value::as_object).into_iter().flatten() {
+        for (name, g) in v
+            .get("groups")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let quorum = match g.get("quorum") {
                 Some(Value::String(s)) => crate::sources::parse_quorum(s, "config"),
                 Some(Value::Number(n)) => crate::sources::parse_quorum(&n.to_string(), "config"),
@@ -174,7 +184,8 @@ impl Config {
                 .filter_map(Value::as_str)
                 .map(String::from)
                 .collect();
-            cfg.groups.insert(name.clone(), GroupConfig { quorum, aliases });
+            cfg.groups
+                .insert(name.clone(), GroupConfig { quorum, aliases });
         }
         cfg.gitops_controllers = v
             .pointer("/gitops/controllers")
@@ -184,12 +195,23 @@ impl Config {
             .filter_map(Value::as_str)
             .map(String::from)
             .collect();
-        for (i, w) in v.get("waivers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, w) in v
+            .get("waivers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let get = |k: &str| w.get(k).and_then(Value::as_str).map(String::from);
             let expires_text = get("expires").unwrap_or_default();
             let pointer = format!("/waivers/{i}/expires");
             let expires = parse_expiry(&expires_text).ok_or_else(|| {
-                at(&pointer, format!("{pointer}: `{expires_text}` is not a date (YYYY-MM-DD) or RFC 3339 time"))
+                at(
+                    &pointer,
+                    format!(
+                        "{pointer}: `{expires_text}` is not a date (YYYY-MM-DD) or RFC 3339 time"
+                    ),
+                )
             })?;
             let off = schema::locate(&doc, &format!("/waivers/{i}")).unwrap_or(doc.start);
             let (line, _) = src.line_col(off);
@@ -240,9 +262,11 @@ impl Config {
 
 /// Pointer of a config key, for messages.
 pub fn pointer(parts: &[&str]) -> String {
-    parts.iter().map(|p| format!("/{}", escape_token(p))).collect()
+    parts
+        .iter()
+        .map(|p| format!("/{}", escape_token(p)))
+        .collect()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -19,13 +19,34 @@ use crate::text::SourceText;
 /// that this list matches the files in `policies/`.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("policies/lib.rego", include_str!("../policies/lib.rego")),
-    ("policies/drift.rego", include_str!("../policies/drift.rego")),
-    ("policies/unstable.rego", include_str!("../policies/unstable.rego")),
-    ("policies/quorum.rego", include_str!("../policies/quorum.rego")),
-    ("policies/lib_test.rego", include_str!("../policies/lib_test.rego")),
-    ("policies/drift_test.rego", include_str!("../policies/drift_test.rego")),
-    ("policies/unstable_test.rego", include_str!("../policies/unstable_test.rego")),
-    ("policies/quorum_test.rego", include_str!("../policies/quorum_test.rego")),
+    (
+        "policies/drift.rego",
+        include_str!("../policies/drift.rego"),
+    ),
+    (
+        "policies/unstable.rego",
+        include_str!("../policies/unstable.rego"),
+    ),
+    (
+        "policies/quorum.rego",
+        include_str!("../policies/quorum.rego"),
+    ),
+    (
+        "policies/lib_test.rego",
+        include_str!("../policies/lib_test.rego"),
+    ),
+    (
+        "policies/drift_test.rego",
+        include_str!("../policies/drift_test.rego"),
+    ),
+    (
+        "policies/unstable_test.rego",
+        include_str!("../policies/unstable_test.rego"),
+    ),
+    (
+        "policies/quorum_test.rego",
+        include_str!("../policies/quorum_test.rego"),
+    ),
 ];
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -111,8 +132,9 @@ impl PolicySet {
             }
             set.sources.insert(src.path.clone(), src.clone());
         }
-        let data = RValue::from_json_str(&serde_json::json!({"quorate": {"config": config}}).to_string())
-            .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
+        let data =
+            RValue::from_json_str(&serde_json::json!({"quorate": {"config": config}}).to_string())
+                .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
         engine
             .add_data(data)
             .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
@@ -185,14 +207,24 @@ impl PolicySet {
             )
             .with_help("a policy loops over too much input; raise --timeout only if the input is really this large");
         }
-        self.located_error(&msg)
-            .unwrap_or_else(|| Error::file(Stage::Policy, "", format!("policy evaluation failed: {msg}")))
+        self.located_error(&msg).unwrap_or_else(|| {
+            Error::file(
+                Stage::Policy,
+                "",
+                format!("policy evaluation failed: {msg}"),
+            )
+        })
     }
 
     /// Maps regorus' `--> file:LINE:COL` onto our copy of the policy source.
     fn located_error(&self, msg: &str) -> Option<Error> {
         let (path, line, col) = parse_location(msg)?;
-        let first = msg.lines().find(|l| l.contains("error")).unwrap_or(msg).trim().to_string();
+        let first = msg
+            .lines()
+            .find(|l| l.contains("error"))
+            .unwrap_or(msg)
+            .trim()
+            .to_string();
         Some(match self.sources.get(&path) {
             Some(src) => Error::at_line_col(Stage::Policy, src, line, col, first),
             None => Error::at_position(Stage::Policy, path, line, col, first),
@@ -284,7 +316,11 @@ fn read_policies(path: &str) -> Result<Vec<SourceText>> {
         let mut stack = vec![p.to_path_buf()];
         while let Some(dir) = stack.pop() {
             let entries = std::fs::read_dir(&dir).map_err(|e| {
-                Error::file(Stage::Policy, dir.display().to_string(), format!("cannot read directory: {e}"))
+                Error::file(
+                    Stage::Policy,
+                    dir.display().to_string(),
+                    format!("cannot read directory: {e}"),
+                )
             })?;
             for entry in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
                 if entry.is_dir() {
@@ -318,7 +354,9 @@ fn raw_finding(package: &str, severity: Severity, item: &Value) -> RawFinding {
             attribute: None,
         },
         _ => RawFinding {
-            rule: s("rule").or_else(|| s("id")).unwrap_or_else(|| package.to_string()),
+            rule: s("rule")
+                .or_else(|| s("id"))
+                .unwrap_or_else(|| package.to_string()),
             severity,
             message: s("msg")
                 .or_else(|| s("message"))
@@ -346,16 +384,26 @@ pub fn rule_docs(src: &SourceText) -> Result<Vec<RuleDoc>> {
         let mut yaml = String::new();
         i += 1;
         while let Some(l) = lines.get(i) {
-            let Some(rest) = l.trim_start().strip_prefix('#') else { break };
+            let Some(rest) = l.trim_start().strip_prefix('#') else {
+                break;
+            };
             yaml.push_str(rest.strip_prefix(' ').unwrap_or(rest));
             yaml.push('\n');
             i += 1;
         }
         let meta = SourceText::new(format!("{}:{start_line}", src.path), yaml);
         let docs_yaml = crate::text::parse_yaml(&meta, Stage::Policy).map_err(|e| {
-            Error::at_line_col(Stage::Policy, src, start_line, 1, format!("METADATA block is not YAML: {e}"))
+            Error::at_line_col(
+                Stage::Policy,
+                src,
+                start_line,
+                1,
+                format!("METADATA block is not YAML: {e}"),
+            )
         })?;
-        let Some(v) = docs_yaml.first().map(|d| &d.value) else { continue };
+        let Some(v) = docs_yaml.first().map(|d| &d.value) else {
+            continue;
+        };
         let c = |k: &str| {
             v.pointer(&format!("/custom/{k}"))
                 .and_then(Value::as_str)
@@ -367,12 +415,24 @@ pub fn rule_docs(src: &SourceText) -> Result<Vec<RuleDoc>> {
         if id.is_empty() {
             continue;
         }
-        let severity = if c("severity") == "warn" { Severity::Warn } else { Severity::Deny };
+        let severity = if c("severity") == "warn" {
+            Severity::Warn
+        } else {
+            Severity::Deny
+        };
         docs.push(RuleDoc {
             id,
             severity,
-            title: v.get("title").and_then(Value::as_str).unwrap_or_default().to_string(),
-            what: v.get("description").and_then(Value::as_str).unwrap_or_default().to_string(),
+            title: v
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            what: v
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             why: c("why"),
             example: c("example"),
             fix: c("fix"),

@@ -31,9 +31,13 @@ impl Stage {
     }
 }
 
+/// A tool failure. Boxed so `Result<T, Error>` stays small on the hot path.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", self.headline())]
-pub struct Error {
+#[error("{}", self.0.headline())]
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Debug)]
+pub struct ErrorInner {
     pub stage: Stage,
     pub path: String,
     /// 1-based line and column (characters), when the error has a position.
@@ -46,10 +50,17 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl std::ops::Deref for Error {
+    type Target = ErrorInner;
+    fn deref(&self) -> &ErrorInner {
+        &self.0
+    }
+}
+
 impl Error {
     /// An error about a whole file (missing, unreadable, too large, unrecognized).
     pub fn file(stage: Stage, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorInner {
             stage,
             path: path.into(),
             position: None,
@@ -57,7 +68,7 @@ impl Error {
             help: None,
             src: None,
             span: None,
-        }
+        }))
     }
 
     /// An error at a byte offset of a file whose text we have.
@@ -65,7 +76,7 @@ impl Error {
         let offset = offset.min(src.text.len());
         let (line, column) = src.line_col(offset);
         let len = src.char_len_at(offset);
-        Error {
+        Error(Box::new(ErrorInner {
             stage,
             path: src.path.clone(),
             position: Some((line, column)),
@@ -73,7 +84,7 @@ impl Error {
             help: None,
             src: Some(NamedSource::new(src.path.clone(), src.text.clone())),
             span: Some(SourceSpan::new(offset.into(), len)),
-        }
+        }))
     }
 
     /// An error at a 1-based line/column of a file whose text we have.
@@ -86,7 +97,7 @@ impl Error {
     ) -> Self {
         let offset = src.offset_of(line, column);
         let mut e = Error::at(stage, src, offset, message);
-        e.position = Some((line.max(1), column.max(1)));
+        e.0.position = Some((line.max(1), column.max(1)));
         e
     }
 
@@ -99,19 +110,21 @@ impl Error {
         message: impl Into<String>,
     ) -> Self {
         let mut e = Error::file(stage, path, message);
-        e.position = Some((line, column));
+        e.0.position = Some((line, column));
         e
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
         Error::file(Stage::Usage, "", message)
     }
+}
 
+impl ErrorInner {
     fn headline(&self) -> String {
         match (self.path.is_empty(), self.position) {
             (true, _) => self.message.clone(),
@@ -123,7 +136,7 @@ impl Error {
 
 impl Diagnostic for Error {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.stage.code()))
+        Some(Box::new(self.0.stage.code()))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
@@ -138,9 +151,8 @@ impl Diagnostic for Error {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            Some("here".to_string()),
-            span,
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some("here".to_string()), span),
+        )))
     }
 }

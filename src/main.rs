@@ -1,5 +1,11 @@
 //! Thin binary: parse arguments, call the library, print, pick the exit code (0 clean,
 //! 1 findings at or above --fail-on, 2 the tool could not do its job).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -7,7 +13,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use quorate::check::{self, CheckOptions};
-use quorate::cli::{CheckArgs, Cli, ColorChoice, Command, FailOn, OutputFormat, RulesFormat, SchemaKind};
+use quorate::cli::{
+    CheckArgs, Cli, ColorChoice, Command, FailOn, OutputFormat, RulesFormat, SchemaKind,
+};
 use quorate::error::Error;
 use quorate::model::Severity;
 use quorate::report::{self, Format};
@@ -16,8 +24,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => run_check(args),
-        Command::Rules(args) => quorate::rules::list(args.format == RulesFormat::Json, args.format == RulesFormat::Markdown)
-            .and_then(|text| print(&text)),
+        Command::Rules(args) => quorate::rules::list(
+            args.format == RulesFormat::Json,
+            args.format == RulesFormat::Markdown,
+        )
+        .and_then(|text| print(&text)),
         Command::Explain { rule } => quorate::rules::explain(&rule).and_then(|text| print(&text)),
         Command::Schema { which } => {
             let w = match which {
@@ -43,7 +54,11 @@ fn print(text: &str) -> Result<u8, Error> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(e) => Err(Error::file(quorate::error::Stage::Output, "<stdout>", e.to_string())),
+        Err(e) => Err(Error::file(
+            quorate::error::Stage::Output,
+            "<stdout>",
+            e.to_string(),
+        )),
     }
 }
 
@@ -66,7 +81,12 @@ fn run_check(args: CheckArgs) -> Result<u8, Error> {
     let timeout = quorate::config::parse_duration_ms(&args.timeout)
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
-        .ok_or_else(|| Error::usage(format!("--timeout `{}` is not a duration (e.g. 10s)", args.timeout)))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--timeout `{}` is not a duration (e.g. 10s)",
+                args.timeout
+            ))
+        })?;
     let opts = CheckOptions {
         paths: args.paths,
         observed: args.observed,
@@ -97,7 +117,9 @@ fn run_check(args: CheckArgs) -> Result<u8, Error> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
         }
     };
     let mut buf = Vec::new();
@@ -105,7 +127,11 @@ fn run_check(args: CheckArgs) -> Result<u8, Error> {
         .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
     match &args.output {
         Some(path) => std::fs::write(path, &buf).map_err(|e| {
-            Error::file(quorate::error::Stage::Output, path.display().to_string(), format!("cannot write: {e}"))
+            Error::file(
+                quorate::error::Stage::Output,
+                path.display().to_string(),
+                format!("cannot write: {e}"),
+            )
         })?,
         None => {
             print(&String::from_utf8_lossy(&buf))?;

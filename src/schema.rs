@@ -33,7 +33,9 @@ fn validator(which: Which) -> Result<&'static jsonschema::Validator> {
     static CELLS: [OnceLock<std::result::Result<jsonschema::Validator, String>>; 3] =
         [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let idx = which as usize;
-    let cell = CELLS.get(idx).ok_or_else(|| Error::usage("no such schema"))?;
+    let cell = CELLS
+        .get(idx)
+        .ok_or_else(|| Error::usage("no such schema"))?;
     let v = cell.get_or_init(|| {
         let schema: Value = serde_json::from_str(which.text()).map_err(|e| e.to_string())?;
         jsonschema::options()
@@ -52,13 +54,18 @@ pub fn validate(which: Which, doc: &YamlDoc, src: &SourceText, stage: Stage) -> 
         return Ok(());
     };
     let mut pointer = err.instance_path().as_str().to_string();
-    if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = err.kind() {
+    if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = err.kind()
+    {
         if let Some(key) = unexpected.first() {
             pointer = format!("{pointer}/{}", escape_token(key));
         }
     }
     let offset = locate(doc, &pointer).unwrap_or(doc.start);
-    let shown = if pointer.is_empty() { "document".to_string() } else { pointer.clone() };
+    let shown = if pointer.is_empty() {
+        "document".to_string()
+    } else {
+        pointer.clone()
+    };
     Err(Error::at(stage, src, offset, format!("{shown}: {err}")))
 }
 

@@ -168,7 +168,13 @@ pub fn parse_yaml(src: &SourceText, stage: Stage) -> Result<Vec<YamlDoc>> {
     use saphyr::{LoadableYamlNode, MarkedYaml};
     let docs = MarkedYaml::load_from_str(&src.text).map_err(|e| {
         let m = e.marker();
-        Error::at_line_col(stage, src, m.line(), m.col() + 1, format!("invalid YAML: {}", e.info()))
+        Error::at_line_col(
+            stage,
+            src,
+            m.line(),
+            m.col() + 1,
+            format!("invalid YAML: {}", e.info()),
+        )
     })?;
     // saphyr counts characters; ASCII files need no conversion.
     let ascii = src.text.is_ascii();
@@ -203,15 +209,23 @@ fn yaml_to_json(
             Scalar::Null => Value::Null,
             Scalar::Boolean(b) => Value::Bool(*b),
             Scalar::Integer(i) => Value::from(*i),
-            Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
-                .map_or(Value::Null, Value::Number),
+            Scalar::FloatingPoint(f) => {
+                serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
+            }
             Scalar::String(s) => Value::String(s.to_string()),
         },
         YamlData::Representation(s, _, _) => Value::String(s.to_string()),
         YamlData::Sequence(items) => {
             let mut arr = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                arr.push(yaml_to_json(item, format!("{pointer}/{i}"), spans, to_byte, src, stage)?);
+                arr.push(yaml_to_json(
+                    item,
+                    format!("{pointer}/{i}"),
+                    spans,
+                    to_byte,
+                    src,
+                    stage,
+                )?);
             }
             Value::Array(arr)
         }
@@ -249,7 +263,12 @@ fn yaml_to_json(
             return yaml_to_json(inner, pointer, spans, to_byte, src, stage);
         }
         YamlData::Alias(_) => {
-            return Err(Error::at(stage, src, start, "YAML aliases are not supported"))
+            return Err(Error::at(
+                stage,
+                src,
+                start,
+                "YAML aliases are not supported",
+            ))
         }
         YamlData::BadValue => {
             return Err(Error::at(stage, src, start, "value does not match its tag"))
@@ -264,7 +283,13 @@ pub fn parse_json(src: &SourceText, stage: Stage) -> Result<Value> {
     serde_json::from_str(&src.text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        Error::at_line_col(stage, src, e.line(), e.column().max(1), format!("invalid JSON: {msg}"))
+        Error::at_line_col(
+            stage,
+            src,
+            e.line(),
+            e.column().max(1),
+            format!("invalid JSON: {msg}"),
+        )
     })
 }
 
@@ -342,7 +367,13 @@ pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
             }
         }
     }
-    fn walk(b: &[u8], i: usize, node: &Trie, key_start: Option<usize>, out: &mut HashMap<String, Span>) -> usize {
+    fn walk(
+        b: &[u8],
+        i: usize,
+        node: &Trie,
+        key_start: Option<usize>,
+        out: &mut HashMap<String, Span>,
+    ) -> usize {
         let start = skip_ws(b, i);
         if node.children.is_empty() {
             let end = skip_value(b, start);
@@ -432,7 +463,11 @@ mod tests {
     #[test]
     fn locates_nested_pointers_in_json() {
         let text = "{\n  \"a\": [1, {\"b\": 22}],\n  \"c/d\": \"x\"\n}";
-        let ptrs = vec!["/a/1/b".to_string(), "/c~1d".to_string(), "/missing".to_string()];
+        let ptrs = vec![
+            "/a/1/b".to_string(),
+            "/c~1d".to_string(),
+            "/missing".to_string(),
+        ];
         let found = locate_json(text, &ptrs);
         let (s, e) = found["/a/1/b"];
         assert_eq!(&text[s..e], "\"b\": 22");

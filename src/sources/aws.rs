@@ -74,7 +74,9 @@ fn asg_member(inst: &Value) -> Option<Member> {
 fn tag_quorum(tags: Option<&Value>) -> Option<Quorum> {
     let tags = tags?.as_array()?;
     let value = tags.iter().find_map(|t| {
-        (s(t, "Key") == Some(super::QUORUM_LABEL)).then(|| s(t, "Value")).flatten()
+        (s(t, "Key") == Some(super::QUORUM_LABEL))
+            .then(|| s(t, "Value"))
+            .flatten()
     })?;
     super::parse_quorum(value, "tag")
 }
@@ -92,7 +94,10 @@ pub fn groups(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
             continue;
         };
         let group = part.group(name);
-        group.desired = g.get("DesiredCapacity").and_then(Value::as_i64).or(group.desired);
+        group.desired = g
+            .get("DesiredCapacity")
+            .and_then(Value::as_i64)
+            .or(group.desired);
         group.members.extend(
             g.get("Instances")
                 .and_then(Value::as_array)
@@ -124,12 +129,22 @@ pub fn instances(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
     }
 }
 
-const REFRESH_ACTIVE: &[&str] = &["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"];
+const REFRESH_ACTIVE: &[&str] = &[
+    "Pending",
+    "InProgress",
+    "Cancelling",
+    "RollbackInProgress",
+    "Baking",
+];
 const ACTIVITY_DONE: &[&str] = &["Successful", "Failed", "Cancelled"];
 
 fn later(a: Option<String>, b: Option<&str>) -> Option<String> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if super::parse_time(b) > super::parse_time(&a) { b.to_string() } else { a }),
+        (Some(a), Some(b)) => Some(if super::parse_time(b) > super::parse_time(&a) {
+            b.to_string()
+        } else {
+            a
+        }),
         (a, b) => a.or_else(|| b.map(String::from)),
     }
 }
@@ -137,7 +152,9 @@ fn later(a: Option<String>, b: Option<&str>) -> Option<String> {
 pub fn refreshes(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
     let list = doc.get("InstanceRefreshes").and_then(Value::as_array);
     for r in list.into_iter().flatten() {
-        let Some(name) = s(r, "AutoScalingGroupName") else { continue };
+        let Some(name) = s(r, "AutoScalingGroupName") else {
+            continue;
+        };
         let status = s(r, "Status").unwrap_or("unknown");
         let group = part.group(name);
         if REFRESH_ACTIVE.contains(&status) {
@@ -147,7 +164,10 @@ pub fn refreshes(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
                 None => format!("instance-refresh {status}"),
             });
         }
-        group.last_change = later(group.last_change.take(), s(r, "EndTime").or_else(|| s(r, "StartTime")));
+        group.last_change = later(
+            group.last_change.take(),
+            s(r, "EndTime").or_else(|| s(r, "StartTime")),
+        );
         if !group.sources.contains(&src) {
             group.sources.push(src.clone());
         }
@@ -157,14 +177,21 @@ pub fn refreshes(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
 pub fn activities(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
     let list = doc.get("Activities").and_then(Value::as_array);
     for a in list.into_iter().flatten() {
-        let Some(name) = s(a, "AutoScalingGroupName") else { continue };
+        let Some(name) = s(a, "AutoScalingGroupName") else {
+            continue;
+        };
         let status = s(a, "StatusCode").unwrap_or("unknown");
         let group = part.group(name);
         if !ACTIVITY_DONE.contains(&status) {
             let what = s(a, "Description").unwrap_or("scaling activity");
-            group.in_progress.push(format!("scaling-activity {status}: {what}"));
+            group
+                .in_progress
+                .push(format!("scaling-activity {status}: {what}"));
         }
-        group.last_change = later(group.last_change.take(), s(a, "EndTime").or_else(|| s(a, "StartTime")));
+        group.last_change = later(
+            group.last_change.take(),
+            s(a, "EndTime").or_else(|| s(a, "StartTime")),
+        );
         if !group.sources.contains(&src) {
             group.sources.push(src.clone());
         }
@@ -179,7 +206,9 @@ pub fn ec2(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
         .filter_map(|r| r.get("Instances").and_then(Value::as_array))
         .flatten()
     {
-        let Some(id) = s(inst, "InstanceId") else { continue };
+        let Some(id) = s(inst, "InstanceId") else {
+            continue;
+        };
         let raw = inst
             .pointer("/State/Name")
             .and_then(Value::as_str)
@@ -197,7 +226,9 @@ pub fn ec2(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
         };
         let tags = inst.get("Tags").and_then(Value::as_array);
         let asg = tags.into_iter().flatten().find_map(|t| {
-            (s(t, "Key") == Some("aws:autoscaling:groupName")).then(|| s(t, "Value")).flatten()
+            (s(t, "Key") == Some("aws:autoscaling:groupName"))
+                .then(|| s(t, "Value"))
+                .flatten()
         });
         match asg {
             Some(name) => {

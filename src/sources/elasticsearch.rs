@@ -47,7 +47,11 @@ pub fn nodes(doc: &Value, src: SourceRef, part: &mut ObservedPart, group: &str) 
             state: MemberState::Running,
             raw_state: "joined".into(),
             healthy: true,
-            version: node.get("v").or_else(|| node.get("version")).and_then(Value::as_str).map(String::from),
+            version: node
+                .get("v")
+                .or_else(|| node.get("version"))
+                .and_then(Value::as_str)
+                .map(String::from),
             since: None,
             protected: false,
             // A node votes when it is master-eligible (`m` in its roles).

@@ -23,13 +23,21 @@ pub const QUORUM_LABEL: &str = "quorate.dev/quorum";
 pub fn parse_quorum(value: &str, source: &str) -> Option<Quorum> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("majority") {
-        return Some(Quorum { mode: "majority".into(), min: None, source: source.into() });
+        return Some(Quorum {
+            mode: "majority".into(),
+            min: None,
+            source: source.into(),
+        });
     }
-    value.parse::<i64>().ok().filter(|n| *n > 0).map(|n| Quorum {
-        mode: "count".into(),
-        min: Some(n),
-        source: source.into(),
-    })
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| Quorum {
+            mode: "count".into(),
+            min: Some(n),
+            source: source.into(),
+        })
 }
 
 pub fn parse_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -82,7 +90,12 @@ enum Parsed {
 }
 
 fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
-    let first = src.text.trim_start_matches('\u{feff}').trim_start().chars().next();
+    let first = src
+        .text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .chars()
+        .next();
     match first {
         None => Err(Error::file(stage, &src.path, "file is empty")),
         Some('{' | '[') => text::parse_json(src, stage).map(Parsed::Json),
@@ -100,12 +113,19 @@ fn expand(path: &str, stage: Stage) -> Result<Vec<(String, bool)>> {
     let mut stack = vec![p.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| {
-            Error::file(stage, dir.display().to_string(), format!("cannot read directory: {e}"))
+            Error::file(
+                stage,
+                dir.display().to_string(),
+                format!("cannot read directory: {e}"),
+            )
         })?;
         let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         names.sort();
         for entry in names.into_iter().rev() {
-            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.starts_with('.') || name == "quorate.yaml" || name == "quorate.yml" {
                 continue;
             }
@@ -156,7 +176,11 @@ impl Inputs {
         observed_only: bool,
         opts: &LoadOptions,
     ) -> Result<()> {
-        let stage = if observed_only { Stage::Observed } else { Stage::Input };
+        let stage = if observed_only {
+            Stage::Observed
+        } else {
+            Stage::Input
+        };
         let src = SourceText::read(path, stage, opts.max_input_bytes)?;
         let docs: Vec<(usize, Value, Option<YamlDoc>)> = match parse(&src, stage)? {
             Parsed::Json(v) => vec![(0, v, None)],
@@ -217,8 +241,16 @@ impl Inputs {
                 DocKind::EsClusterHealth => elasticsearch::health(&value, source, &mut part, group),
                 DocKind::EsCatNodes => {
                     let Some(g) = group else {
-                        return Err(Error::at(stage, &src, start, "`_cat/nodes` output names no cluster")
-                            .with_help(format!("say which group it describes: --observed GROUP={}", src.path)));
+                        return Err(Error::at(
+                            stage,
+                            &src,
+                            start,
+                            "`_cat/nodes` output names no cluster",
+                        )
+                        .with_help(format!(
+                            "say which group it describes: --observed GROUP={}",
+                            src.path
+                        )));
                     };
                     elasticsearch::nodes(&value, source, &mut part, g);
                 }
@@ -278,7 +310,10 @@ impl Inputs {
                     || c.after.get("id").and_then(Value::as_str) == Some(member.id.as_str())
             });
             if let Some(group) = owner.and_then(|c| c.group.clone()) {
-                let g = Group { members: vec![member], ..Group::default() };
+                let g = Group {
+                    members: vec![member],
+                    ..Group::default()
+                };
                 self.merge_group(group, g);
             }
         }
@@ -292,7 +327,11 @@ impl Inputs {
 
 fn oldest(a: Option<String>, b: Option<String>) -> Option<String> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if parse_time(&b) < parse_time(&a) { b } else { a }),
+        (Some(a), Some(b)) => Some(if parse_time(&b) < parse_time(&a) {
+            b
+        } else {
+            a
+        }),
         (a, b) => a.or(b),
     }
 }
@@ -330,7 +369,11 @@ fn merge_into(target: &mut Group, g: Group) {
     target.in_progress.extend(g.in_progress);
     target.quorum = g.quorum.or(target.quorum.take());
     target.last_change = match (target.last_change.take(), g.last_change) {
-        (Some(a), Some(b)) => Some(if parse_time(&b) > parse_time(&a) { b } else { a }),
+        (Some(a), Some(b)) => Some(if parse_time(&b) > parse_time(&a) {
+            b
+        } else {
+            a
+        }),
         (a, b) => a.or(b),
     };
     target.taken_at = oldest(target.taken_at.take(), g.taken_at);

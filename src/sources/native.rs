@@ -9,7 +9,12 @@ use crate::model::{Health, Member, MemberState, SourceRef};
 use crate::schema::{self, Which};
 use crate::text::{SourceText, YamlDoc};
 
-pub fn load(doc: &YamlDoc, src: &SourceText, source: SourceRef, part: &mut ObservedPart) -> Result<()> {
+pub fn load(
+    doc: &YamlDoc,
+    src: &SourceText,
+    source: SourceRef,
+    part: &mut ObservedPart,
+) -> Result<()> {
     schema::validate(Which::Observed, doc, src, Stage::Observed)?;
     let v = &doc.value;
     if let Some(t) = v.get("taken_at").and_then(Value::as_str) {
@@ -33,7 +38,10 @@ pub fn load(doc: &YamlDoc, src: &SourceText, source: SourceRef, part: &mut Obser
                 .filter_map(Value::as_str)
                 .map(String::from),
         );
-        group.last_change = g.get("last_change").and_then(Value::as_str).map(String::from);
+        group.last_change = g
+            .get("last_change")
+            .and_then(Value::as_str)
+            .map(String::from);
         if let Some(q) = g.get("quorum") {
             let text = match q {
                 Value::String(s) => s.clone(),
@@ -41,7 +49,12 @@ pub fn load(doc: &YamlDoc, src: &SourceText, source: SourceRef, part: &mut Obser
             };
             group.quorum = super::parse_quorum(&text, "observed");
         }
-        for m in g.get("members").and_then(Value::as_array).into_iter().flatten() {
+        for m in g
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let state: MemberState = m
                 .get("state")
                 .cloned()

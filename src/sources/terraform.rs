@@ -20,7 +20,13 @@ struct Counts {
 }
 
 fn counts_for(kind: &str) -> Option<Counts> {
-    let c = |capacity, voters, name| Some(Counts { capacity, voters, name });
+    let c = |capacity, voters, name| {
+        Some(Counts {
+            capacity,
+            voters,
+            name,
+        })
+    };
     match kind {
         "aws_autoscaling_group" => c(&["/desired_capacity", "/min_size"], None, &["/name"]),
         "aws_opensearch_domain" | "aws_elasticsearch_domain" => c(
@@ -29,17 +35,22 @@ fn counts_for(kind: &str) -> Option<Counts> {
             &["/domain_name"],
         ),
         "aws_ecs_service" => c(&["/desired_count"], None, &["/name"]),
-        "google_compute_instance_group_manager" | "google_compute_region_instance_group_manager" => {
-            c(&["/target_size"], None, &["/name"])
-        }
+        "google_compute_instance_group_manager"
+        | "google_compute_region_instance_group_manager" => c(&["/target_size"], None, &["/name"]),
         "azurerm_linux_virtual_machine_scale_set"
         | "azurerm_windows_virtual_machine_scale_set"
         | "azurerm_orchestrated_virtual_machine_scale_set" => c(&["/instances"], None, &["/name"]),
         "azurerm_virtual_machine_scale_set" => c(&["/sku/0/capacity"], None, &["/name"]),
-        "kubernetes_stateful_set" | "kubernetes_stateful_set_v1" | "kubernetes_deployment"
+        "kubernetes_stateful_set"
+        | "kubernetes_stateful_set_v1"
+        | "kubernetes_deployment"
         | "kubernetes_deployment_v1" => c(&["/spec/0/replicas"], None, &["/metadata/0/name"]),
         "aws_msk_cluster" => c(&["/number_of_broker_nodes"], None, &["/cluster_name"]),
-        "aws_eks_node_group" => c(&["/scaling_config/0/desired_size"], None, &["/node_group_name"]),
+        "aws_eks_node_group" => c(
+            &["/scaling_config/0/desired_size"],
+            None,
+            &["/node_group_name"],
+        ),
         _ => None,
     }
 }
@@ -85,7 +96,9 @@ fn parse_actions(actions: &[Value]) -> Option<Action> {
 }
 
 fn str_at<'a>(v: &'a Value, pointers: &[&str]) -> Option<&'a str> {
-    pointers.iter().find_map(|p| v.pointer(p).and_then(Value::as_str))
+    pointers
+        .iter()
+        .find_map(|p| v.pointer(p).and_then(Value::as_str))
 }
 
 /// Address without the trailing `[index]` of count / for_each instances.
@@ -112,7 +125,12 @@ fn labels_of(v: &Value) -> BTreeMap<String, String> {
             }
         }
     };
-    for p in ["/tags_all", "/tags", "/metadata/0/labels", "/metadata/0/annotations"] {
+    for p in [
+        "/tags_all",
+        "/tags",
+        "/metadata/0/labels",
+        "/metadata/0/annotations",
+    ] {
         if let Some(m) = v.pointer(p) {
             put_map(m);
         }
@@ -236,7 +254,12 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
     let rcs = match doc.get("resource_changes") {
         None | Some(Value::Null) => &empty,
         Some(Value::Array(a)) => a,
-        Some(_) => return Err(bad("/resource_changes", "`resource_changes` must be an array")),
+        Some(_) => {
+            return Err(bad(
+                "/resource_changes",
+                "`resource_changes` must be an array",
+            ))
+        }
     };
     let mut changes = Vec::with_capacity(rcs.len());
     let mut by_address: HashMap<String, usize> = HashMap::new();
@@ -253,7 +276,10 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
         let Some(action) = parse_actions(actions) else {
             return Err(bad(
                 &format!("{ptr}/change/actions"),
-                &format!("unknown Terraform action list {}", Value::Array(actions.clone())),
+                &format!(
+                    "unknown Terraform action list {}",
+                    Value::Array(actions.clone())
+                ),
             ));
         };
         let before = change.get("before").cloned().unwrap_or(Value::Null);
@@ -262,9 +288,9 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
         let index = rc.get("index");
         let values = if after.is_null() { &before } else { &after };
         let counts = counts_for(kind);
-        let capacity = counts.as_ref().and_then(|c| {
-            capacity_of(&before, &after, &after_unknown, c.capacity, action)
-        });
+        let capacity = counts
+            .as_ref()
+            .and_then(|c| capacity_of(&before, &after, &after_unknown, c.capacity, action));
         let voters = counts.as_ref().and_then(|c| c.voters).and_then(|v| {
             // Dedicated masters only vote when they are enabled.
             let enabled = |x: &Value| {
@@ -300,7 +326,9 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
             }
         }
         let group = group_of(kind, values, address, index);
-        by_address.entry(address.to_string()).or_insert(changes.len());
+        by_address
+            .entry(address.to_string())
+            .or_insert(changes.len());
         if let Some(prev) = rc.get("previous_address").and_then(Value::as_str) {
             by_address.entry(prev.to_string()).or_insert(changes.len());
         }
@@ -312,7 +340,11 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
                 pointer: ptr.clone(),
                 after_pointer: Some(format!(
                     "{ptr}/change/{}",
-                    if action == Action::Delete { "before" } else { "after" }
+                    if action == Action::Delete {
+                        "before"
+                    } else {
+                        "after"
+                    }
                 )),
                 document: 0,
             },
@@ -320,7 +352,10 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
             name,
             group: Some(group),
             action,
-            action_reason: rc.get("action_reason").and_then(Value::as_str).map(String::from),
+            action_reason: rc
+                .get("action_reason")
+                .and_then(Value::as_str)
+                .map(String::from),
             capacity,
             voters,
             members_removed,
