@@ -78,7 +78,7 @@ pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
     let mut inputs = Inputs::default();
     inputs.load_changes(&opts.paths, &load)?;
     inputs.load_observed(&opts.observed, &load)?;
-    inputs.finish(&config.aliases());
+    inputs.finish(&config);
     let set = ChangeSet {
         api_version: API_VERSION.into(),
         mode: Mode::Check,

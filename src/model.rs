@@ -136,13 +136,38 @@ pub struct Group {
     pub desired: Option<i64>,
     pub members: Vec<Member>,
     pub health: Health,
+    /// Kinds of work under way (`instance-refresh`, `scaling-activity`, ...), each once.
     pub in_progress: Vec<String>,
+    /// The work itself, with the provider's status and a human detail.
+    pub activities: Vec<Activity>,
     pub quorum: Option<Quorum>,
     /// When the group last changed size or membership (latest scaling activity).
     pub last_change: Option<String>,
     /// When this group's observation was taken, if it differs from `observed.taken_at`.
     pub taken_at: Option<String>,
     pub sources: Vec<SourceRef>,
+}
+
+/// One piece of work in progress on a group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Activity {
+    pub kind: String,
+    pub status: String,
+    pub detail: String,
+}
+
+impl Group {
+    /// Records work in progress; `in_progress` keeps each kind once.
+    pub fn add_work(&mut self, kind: &str, status: &str, detail: impl Into<String>) {
+        if !self.in_progress.iter().any(|k| k == kind) {
+            self.in_progress.push(kind.to_string());
+        }
+        self.activities.push(Activity {
+            kind: kind.to_string(),
+            status: status.to_string(),
+            detail: detail.into(),
+        });
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

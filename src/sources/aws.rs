@@ -106,7 +106,7 @@ pub fn groups(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
                 .filter_map(asg_member),
         );
         if let Some(status) = s(g, "Status") {
-            group.in_progress.push(format!("group-status: {status}"));
+            group.add_work("group-status", status, format!("group status is {status}"));
         }
         if let Some(q) = tag_quorum(g.get("Tags")) {
             group.quorum = Some(q);
@@ -159,10 +159,11 @@ pub fn refreshes(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
         let group = part.group(name);
         if REFRESH_ACTIVE.contains(&status) {
             let pct = r.get("PercentageComplete").and_then(Value::as_i64);
-            group.in_progress.push(match pct {
-                Some(p) => format!("instance-refresh {status} ({p}% complete)"),
-                None => format!("instance-refresh {status}"),
-            });
+            let detail = match pct {
+                Some(p) => format!("instance refresh {status} ({p}% complete)"),
+                None => format!("instance refresh {status}"),
+            };
+            group.add_work("instance-refresh", status, detail);
         }
         group.last_change = later(
             group.last_change.take(),
@@ -184,9 +185,11 @@ pub fn activities(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
         let group = part.group(name);
         if !ACTIVITY_DONE.contains(&status) {
             let what = s(a, "Description").unwrap_or("scaling activity");
-            group
-                .in_progress
-                .push(format!("scaling-activity {status}: {what}"));
+            group.add_work(
+                "scaling-activity",
+                status,
+                format!("scaling activity {status}: {what}"),
+            );
         }
         group.last_change = later(
             group.last_change.take(),
@@ -238,7 +241,7 @@ pub fn ec2(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
                     group.sources.push(src.clone());
                 }
             }
-            None => part.loose.push(member),
+            None => part.loose.push((member, src.clone())),
         }
     }
 }

@@ -16,12 +16,16 @@ pub fn health(doc: &Value, src: SourceRef, part: &mut ObservedPart, name: Option
         Some("red") => Health::Red,
         _ => Health::Unknown,
     };
-    for (key, what) in [
-        ("relocating_shards", "shards relocating"),
-        ("initializing_shards", "shards initializing"),
+    for (key, kind, what) in [
+        ("relocating_shards", "shard-relocation", "shards relocating"),
+        (
+            "initializing_shards",
+            "shard-initialization",
+            "shards initializing",
+        ),
     ] {
         if let Some(n) = doc.get(key).and_then(Value::as_i64).filter(|&n| n > 0) {
-            group.in_progress.push(format!("{n} {what}"));
+            group.add_work(kind, "in-progress", format!("{n} {what}"));
         }
     }
     if doc.get("timed_out") == Some(&Value::Bool(true)) {

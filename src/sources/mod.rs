@@ -52,7 +52,7 @@ pub struct ObservedPart {
     pub taken_at: Option<String>,
     pub groups: BTreeMap<String, Group>,
     /// EC2 instances that belong to no Auto Scaling group; matched to changes by instance id.
-    pub loose: Vec<Member>,
+    pub loose: Vec<(Member, SourceRef)>,
     pub notices: Vec<String>,
 }
 
@@ -80,7 +80,7 @@ pub struct Inputs {
     /// Spans of YAML documents by (path, document index).
     pub yaml_spans: HashMap<(String, usize), HashMap<String, Span>>,
     pub notices: Vec<String>,
-    loose: Vec<Member>,
+    loose: Vec<(Member, SourceRef, Option<String>)>,
     part_times: Vec<Option<String>>,
 }
 
@@ -282,7 +282,11 @@ impl Inputs {
                 g.taken_at = oldest(g.taken_at.take(), taken.clone());
                 self.merge_group(name, g);
             }
-            self.loose.append(&mut part.loose);
+            self.loose.extend(
+                std::mem::take(&mut part.loose)
+                    .into_iter()
+                    .map(|(m, s)| (m, s, taken.clone())),
+            );
             self.part_times.push(taken);
         }
         self.notices.append(&mut part.notices);
@@ -295,26 +299,48 @@ impl Inputs {
         merge_into(target, g);
     }
 
-    /// Links the parts: aliases from config, loose EC2 instances to the changes that manage them.
-    pub fn finish(&mut self, aliases: &BTreeMap<String, Vec<String>>) {
-        for (canonical, names) in aliases {
+    /// Links the parts: aliases and quorum from config, loose EC2 instances to the changes
+    /// that manage them (by instance id).
+    pub fn finish(&mut self, config: &crate::config::Config) {
+        for (canonical, names) in config.aliases() {
             for alias in names {
-                if let Some(g) = self.observed.groups.remove(alias) {
+                if let Some(g) = self.observed.groups.remove(&alias) {
                     self.merge_group(canonical.clone(), g);
                 }
             }
         }
-        for member in std::mem::take(&mut self.loose) {
-            let owner = self.changes.iter().find(|c| {
-                c.before.get("id").and_then(Value::as_str) == Some(member.id.as_str())
-                    || c.after.get("id").and_then(Value::as_str) == Some(member.id.as_str())
-            });
-            if let Some(group) = owner.and_then(|c| c.group.clone()) {
-                let g = Group {
-                    members: vec![member],
-                    ..Group::default()
-                };
-                self.merge_group(group, g);
+        let owners: HashMap<&str, &str> = self
+            .changes
+            .iter()
+            .filter_map(|c| Some((c, c.group.as_deref()?)))
+            .flat_map(|(c, g)| {
+                [&c.before, &c.after]
+                    .into_iter()
+                    .filter_map(|v| v.get("id").and_then(Value::as_str))
+                    .map(move |id| (id, g))
+            })
+            .collect();
+        let mut adopted = Vec::new();
+        for (member, source, taken) in std::mem::take(&mut self.loose) {
+            if let Some(group) = owners.get(member.id.as_str()) {
+                adopted.push((
+                    group.to_string(),
+                    Group {
+                        members: vec![member],
+                        sources: vec![source],
+                        taken_at: taken,
+                        ..Group::default()
+                    },
+                ));
+            }
+        }
+        for (group, g) in adopted {
+            self.merge_group(group, g);
+        }
+        // The config's quorum is the group's quorum: policies reading `input` see it too.
+        for (name, g) in &config.groups {
+            if let (Some(q), Some(observed)) = (&g.quorum, self.observed.groups.get_mut(name)) {
+                observed.quorum = Some(q.clone());
             }
         }
         self.observed.taken_at = self
@@ -366,7 +392,9 @@ fn merge_into(target: &mut Group, g: Group) {
     if g.health != crate::model::Health::Unknown {
         target.health = g.health;
     }
-    target.in_progress.extend(g.in_progress);
+    for a in g.activities {
+        target.add_work(&a.kind, &a.status, a.detail);
+    }
     target.quorum = g.quorum.or(target.quorum.take());
     target.last_change = match (target.last_change.take(), g.last_change) {
         (Some(a), Some(b)) => Some(if parse_time(&b) > parse_time(&a) {

@@ -30,14 +30,15 @@ pub fn load(
             Some("red") => Health::Red,
             _ => Health::Unknown,
         };
-        group.in_progress.extend(
-            g.get("in_progress")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(String::from),
-        );
+        for work in g
+            .get("in_progress")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            group.add_work(work, "in-progress", work);
+        }
         group.last_change = g
             .get("last_change")
             .and_then(Value::as_str)

@@ -186,7 +186,12 @@ fn capacity_of(
             || is_unknown(after_unknown, p)
     })?;
     let unknown = action != Action::Delete && is_unknown(after_unknown, attribute);
-    let b = before.pointer(attribute).and_then(as_count);
+    // A resource being created has no members yet.
+    let b = if action == Action::Create {
+        Some(0)
+    } else {
+        before.pointer(attribute).and_then(as_count)
+    };
     let a = if unknown {
         None
     } else if action == Action::Delete {
