@@ -18,6 +18,13 @@ now_ns := time.parse_rfc3339_ns(input.now)
 
 is_num(x) if is_number(x)
 
+# Whether a count is known after the change. Test these with `not capacity_known(c)`, never
+# `not is_num(c.capacity.after)`: OPA evaluates a call's arguments outside the `not`, so with
+# c.capacity null the latter is undefined in OPA (while regorus takes it as true).
+capacity_known(c) if is_num(c.capacity.after)
+
+voters_known(c) if is_num(c.voters.after)
+
 capacity_drops(c) if {
 	is_num(c.capacity.before)
 	is_num(c.capacity.after)
@@ -52,9 +59,17 @@ scale_downs contains c if {
 	some c in input.changes
 	removes_members(c)
 	c.capacity == null
+	is_member_of_group(c)
 	ids := [x.id | some x in input.changes; x.group == c.group; x.capacity == null; removes_members(x)]
 	c.id == min(ids)
 }
+
+# A resource without a count is a member of a group when it is one of count/for_each
+# instances (its group is its address without the index) or declared a quorum group.
+# Deleting a lone bucket or DNS record is not a scale-down.
+is_member_of_group(c) if c.group != c.id
+
+is_member_of_group(c) if is_quorum_group(c)
 
 # ---------------------------------------------------------------- groups
 
@@ -108,12 +123,13 @@ required(spec, _) := to_number(spec) if {
 # ---------------------------------------------------------------- worst-case arithmetic
 
 # Voter-count changes (dedicated masters) are judged on the voters; everything else on capacity.
-uses_voters(c) if voters_drop(c)
+# Resources with a distinct voter count (dedicated masters) are judged on their voters:
+# their other members (data nodes) do not vote.
+has_voters(c) if is_num(c.voters.before)
 
-uses_voters(c) if {
-	not is_num(c.capacity.after)
-	is_num(c.voters.after)
-}
+has_voters(c) if voters_known(c)
+
+uses_voters(c) if has_voters(c)
 
 # Size after the change.
 size_after(c) := c.voters.after if uses_voters(c)
@@ -167,7 +183,16 @@ group_changes(c) := [x | some x in input.changes; x.group == c.group]
 
 member_group_size(c) := count([x | some x in group_changes(c); x.before != null])
 
-group_removed(c) := {m | some x in group_changes(c); some m in x.members_removed}
+# Members the group's changes remove: the ids they name, else the instance itself when a
+# delete or replace names none (a resource without id/arn/name in its state).
+group_removed(c) := {m | some x in group_changes(c); some m in removed_by(x)}
+
+removed_by(x) := x.members_removed if count(x.members_removed) > 0
+
+removed_by(x) := [x.id] if {
+	count(x.members_removed) == 0
+	x.action in {"delete", "replace"}
+}
 
 # Members that vote: those flagged as voters when the source says, else all of them.
 voter_flags(c) := [m | some m in members(c); m.voter == true]
@@ -187,27 +212,40 @@ removals(c) := max([0, size_before(c) - size_after(c)])
 healthy_after(c) := healthy_now(c) - removals(c)
 
 # Voters after the change: the explicit voter count when the resource has one.
-voters_after(c) := c.voters.after if is_num(c.voters.after)
+voters_after(c) := c.voters.after if voters_known(c)
 
-voters_after(c) := size_after(c) if not is_num(c.voters.after)
+voters_after(c) := size_after(c) if not voters_known(c)
 
-voters_before(c) := c.voters.before if is_num(c.voters.after)
+voters_before(c) := c.voters.before if voters_known(c)
 
-voters_before(c) := plan_size_before(c) if not is_num(c.voters.after)
+voters_before(c) := plan_size_before(c) if not voters_known(c)
+
+# Where the voter count lives, for pointing at the line: the explicit voter attribute when
+# the resource has one, else where its member count lives.
+voters_attribute(c) := c.voters.attribute if voters_known(c)
+
+voters_attribute(c) := attribute(c) if not voters_known(c)
 
 # ---------------------------------------------------------------- findings
 
-# Where a change's count lives, for pointing at the line.
-attribute(c) := c.voters.attribute if uses_voters(c)
+# Where a change's count lives, for pointing at the line: the voters when they drop, else
+# the member count, else the voters.
+attribute(c) := c.voters.attribute if voters_drop(c)
 
 attribute(c) := c.capacity.attribute if {
-	not uses_voters(c)
+	not voters_drop(c)
 	c.capacity.attribute
 }
 
-attribute(c) := "" if {
-	not uses_voters(c)
+attribute(c) := c.voters.attribute if {
+	not voters_drop(c)
 	not c.capacity.attribute
+	c.voters.attribute
+}
+
+attribute(c) := "" if {
+	not c.capacity.attribute
+	not c.voters.attribute
 }
 
 finding(rule, c, msg) := {
@@ -220,9 +258,11 @@ finding(rule, c, msg) := {
 
 age_seconds(t) := (now_ns - time.parse_rfc3339_ns(t)) / 1000000000
 
-human_duration(s) := sprintf("%dh%02dm", [floor(s / 3600), floor((s % 3600) / 60)]) if s >= 3600
+# Whole seconds before `%`: provider timestamps carry fractions of a second, and modulo on a
+# non-integer is an error in OPA and regorus alike.
+human_duration(s) := sprintf("%dh%02dm", [floor(s / 3600), floor((floor(s) % 3600) / 60)]) if s >= 3600
 
-human_duration(s) := sprintf("%dm%02ds", [floor(s / 60), floor(s % 60)]) if {
+human_duration(s) := sprintf("%dm%02ds", [floor(s / 60), floor(s) % 60]) if {
 	s < 3600
 	s >= 60
 }

@@ -121,7 +121,8 @@ warn contains f if {
 	after % 2 == 0
 	# Scale-downs pass through even counts on the way (5 -> 4 -> 3); growing to one does not.
 	after > lib.voters_before(c)
-	f := lib.finding("quorum/even-voters", c, sprintf("%s grows %s to %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1]))
+	msg := sprintf("%s grows %s to %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1])
+	f := object.union(lib.finding("quorum/even-voters", c, msg), {"attribute": lib.voters_attribute(c)})
 }
 
 # METADATA

@@ -39,9 +39,11 @@ deny contains f if {
 #   fix: Let the rollout finish (or cancel it), then plan the scale-down.
 deny contains f if {
 	some c in lib.scale_downs
-	work := lib.observed(c).in_progress
-	count(work) > 0
-	f := lib.finding("unstable/rollout-in-progress", c, sprintf("%s removes members while %s has work in progress: %s", [c.id, c.group, concat("; ", work)]))
+	g := lib.observed(c)
+	count(g.in_progress) > 0
+	details := [a.detail | some a in object.get(g, "activities", [])]
+	work := concat("; ", array.concat(details, [k | count(details) == 0; some k in g.in_progress]))
+	f := lib.finding("unstable/rollout-in-progress", c, sprintf("%s removes members while %s has work in progress: %s", [c.id, c.group, work]))
 }
 
 # METADATA
