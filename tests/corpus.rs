@@ -41,8 +41,15 @@ const NOW: [&str; 2] = ["--now", "2026-11-24T10:00:00Z"];
 
 #[test]
 fn every_corpus_plan_loads() {
-    let plans: Vec<_> = corpus_json().into_iter().filter(|(_, v)| is_plan(v)).collect();
-    assert!(plans.len() >= 15, "expected the corpus plans, found {}", plans.len());
+    let plans: Vec<_> = corpus_json()
+        .into_iter()
+        .filter(|(_, v)| is_plan(v))
+        .collect();
+    assert!(
+        plans.len() >= 15,
+        "expected the corpus plans, found {}",
+        plans.len()
+    );
     let mut failures = Vec::new();
     for (path, plan) in &plans {
         let p = path.display().to_string();
@@ -54,7 +61,10 @@ fn every_corpus_plan_loads() {
         let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         let changes = plan["resource_changes"].as_array().map_or(0, Vec::len);
         if report["summary"]["changes"] != changes {
-            failures.push(format!("{p}: {} changes reported, plan has {changes}", report["summary"]["changes"]));
+            failures.push(format!(
+                "{p}: {} changes reported, plan has {changes}",
+                report["summary"]["changes"]
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -72,9 +82,17 @@ fn the_broken_corpus_plan_exits_2_at_its_position() {
 fn drift_findings_cover_exactly_the_resource_drift_addresses() {
     let fixtures: Vec<_> = corpus_json()
         .into_iter()
-        .filter(|(_, v)| v["resource_drift"].as_array().is_some_and(|a| !a.is_empty()))
+        .filter(|(_, v)| {
+            v["resource_drift"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
         .collect();
-    assert!(fixtures.len() >= 7, "expected the corpus drift fixtures, found {}", fixtures.len());
+    assert!(
+        fixtures.len() >= 7,
+        "expected the corpus drift fixtures, found {}",
+        fixtures.len()
+    );
     let mut failures = Vec::new();
     for (path, plan) in &fixtures {
         let p = path.display().to_string();
@@ -96,11 +114,16 @@ fn drift_findings_cover_exactly_the_resource_drift_addresses() {
             .map(|f| {
                 let pointer = f["location"]["pointer"].as_str().unwrap();
                 let index: usize = pointer.split('/').nth(2).unwrap().parse().unwrap();
-                plan["resource_drift"][index]["address"].as_str().unwrap().to_string()
+                plan["resource_drift"][index]["address"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
             })
             .collect();
         if found != expected {
-            failures.push(format!("{p}: drift findings on {found:?}, resource_drift has {expected:?}"));
+            failures.push(format!(
+                "{p}: drift findings on {found:?}, resource_drift has {expected:?}"
+            ));
         }
         // Drift on a resource the plan also changes is a deny; on an untouched one a warn.
         for f in report["findings"].as_array().unwrap() {
@@ -117,29 +140,63 @@ fn drift_findings_cover_exactly_the_resource_drift_addresses() {
 
 #[test]
 fn every_corpus_observed_file_is_read() {
-    let outage = root().join("testdata/scenarios/search-cluster-outage/plan.json").display().to_string();
+    let outage = root()
+        .join("testdata/scenarios/search-cluster-outage/plan.json")
+        .display()
+        .to_string();
     let observed: Vec<_> = corpus_json()
         .into_iter()
         .filter(|(_, v)| {
-            ["AutoScalingGroups", "AutoScalingInstances", "Activities", "Reservations", "cluster_name"]
-                .iter()
-                .any(|k| v.get(k).is_some())
-                || v.as_array().is_some_and(|a| a.iter().all(|n| n.get("ip").is_some()))
+            [
+                "AutoScalingGroups",
+                "AutoScalingInstances",
+                "Activities",
+                "Reservations",
+                "cluster_name",
+            ]
+            .iter()
+            .any(|k| v.get(k).is_some())
+                || v.as_array()
+                    .is_some_and(|a| a.iter().all(|n| n.get("ip").is_some()))
         })
         .collect();
-    assert!(observed.len() >= 11, "expected the corpus observed files, found {}", observed.len());
+    assert!(
+        observed.len() >= 11,
+        "expected the corpus observed files, found {}",
+        observed.len()
+    );
     for (path, _) in &observed {
         let p = path.display().to_string();
         // _cat/nodes names no cluster: say which group it is.
-        let spec = if p.contains("CatNodes") { format!("search-prod={p}") } else { p.clone() };
-        let out = run_in(&root(), &["check", &outage, "--observed", &spec, "--format", "json", NOW[0], NOW[1], "--emit-input"]);
+        let spec = if p.contains("CatNodes") {
+            format!("search-prod={p}")
+        } else {
+            p.clone()
+        };
+        let out = run_in(
+            &root(),
+            &[
+                "check",
+                &outage,
+                "--observed",
+                &spec,
+                "--format",
+                "json",
+                NOW[0],
+                NOW[1],
+                "--emit-input",
+            ],
+        );
         assert_eq!(code(&out), 0, "{p}: {}", stderr(&out));
         let input: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
         let groups = input["observed"]["groups"].as_object().unwrap();
         // EC2 instances outside any Auto Scaling group only join a group whose change manages
         // them; an ASG without a name is skipped with a notice. Everything else names a group.
         let standalone = p.contains("ec2/describe-instances") || p.contains("health-checks");
-        assert!(standalone || !groups.is_empty(), "{p}: no observed group read");
+        assert!(
+            standalone || !groups.is_empty(),
+            "{p}: no observed group read"
+        );
         if p.contains("describe-auto-scaling-groups") || p.contains("describe-scaling-activities") {
             assert!(groups.contains_key("my-asg"), "{p}: {groups:?}");
         }
@@ -153,15 +210,38 @@ fn every_corpus_observed_file_is_read() {
 fn asg_lifecycle_states_map_onto_the_model() {
     let input = {
         let outage = root().join("testdata/scenarios/search-cluster-outage");
-        let out = run_in(&outage, &["check", "plan.json", "--observed", "asg.json", "--emit-input", NOW[0], NOW[1]]);
+        let out = run_in(
+            &outage,
+            &[
+                "check",
+                "plan.json",
+                "--observed",
+                "asg.json",
+                "--emit-input",
+                NOW[0],
+                NOW[1],
+            ],
+        );
         serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
     };
-    let members = input["observed"]["groups"]["search-prod"]["members"].as_array().unwrap();
+    let members = input["observed"]["groups"]["search-prod"]["members"]
+        .as_array()
+        .unwrap();
     let states: Vec<(&str, &str, bool)> = members
         .iter()
-        .map(|m| (m["state"].as_str().unwrap(), m["raw_state"].as_str().unwrap(), m["healthy"].as_bool().unwrap()))
+        .map(|m| {
+            (
+                m["state"].as_str().unwrap(),
+                m["raw_state"].as_str().unwrap(),
+                m["healthy"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(states.iter().filter(|s| s.0 == "terminating").count(), 3, "{states:?}");
+    assert_eq!(
+        states.iter().filter(|s| s.0 == "terminating").count(),
+        3,
+        "{states:?}"
+    );
     assert!(states.contains(&("terminating", "Terminating:Wait", false)));
     assert!(states.contains(&("running", "InService", true)));
     let capacity = &input["changes"][0]["capacity"];

@@ -10,24 +10,45 @@ use quorate::engine::{PolicySet, BUILTIN};
 fn builtin_policy_tests_pass() {
     let set = PolicySet::load(true, &[], serde_json::json!({}), Duration::from_secs(30)).unwrap();
     let results = set.run_tests(None);
-    assert!(results.len() >= 30, "expected the built-in policies to have tests, found {}", results.len());
+    assert!(
+        results.len() >= 30,
+        "expected the built-in policies to have tests, found {}",
+        results.len()
+    );
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
-        .map(|r| format!("{} ({}): {}", r.name, r.file, r.error.clone().unwrap_or_else(|| "false".into())))
+        .map(|r| {
+            format!(
+                "{} ({}): {}",
+                r.name,
+                r.file,
+                r.error.clone().unwrap_or_else(|| "false".into())
+            )
+        })
         .collect();
-    assert!(failed.is_empty(), "{} of {} policy tests failed:\n{}", failed.len(), results.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} policy tests failed:\n{}",
+        failed.len(),
+        results.len(),
+        failed.join("\n")
+    );
 }
 
 #[test]
 fn builtin_policies_are_all_embedded() {
-    let on_disk: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
-        .unwrap()
-        .map(|e| format!("policies/{}", e.unwrap().file_name().to_string_lossy()))
-        .filter(|p| p.ends_with(".rego"))
-        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
+            .unwrap()
+            .map(|e| format!("policies/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|p| p.ends_with(".rego"))
+            .collect();
     let embedded: BTreeSet<String> = BUILTIN.iter().map(|(p, _)| p.to_string()).collect();
-    assert_eq!(on_disk, embedded, "engine::BUILTIN must list every file in policies/");
+    assert_eq!(
+        on_disk, embedded,
+        "engine::BUILTIN must list every file in policies/"
+    );
 }
 
 /// Rule ids are a public contract: renaming one breaks waivers and dashboards.
@@ -56,7 +77,13 @@ fn rule_ids_are_stable_and_unique() {
         ]
     );
     for d in &docs {
-        for (field, text) in [("title", &d.title), ("what", &d.what), ("why", &d.why), ("example", &d.example), ("fix", &d.fix)] {
+        for (field, text) in [
+            ("title", &d.title),
+            ("what", &d.what),
+            ("why", &d.why),
+            ("example", &d.example),
+            ("fix", &d.fix),
+        ] {
             assert!(!text.trim().is_empty(), "{} has no {field}", d.id);
         }
     }
@@ -67,6 +94,10 @@ fn rule_ids_are_stable_and_unique() {
 fn rules_reference_is_up_to_date() {
     let docs = quorate::rules::builtin().unwrap();
     let generated = quorate::rules::reference(&docs);
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
-    assert_eq!(committed, generated, "docs/rules.md is stale: run `quorate rules --format markdown > docs/rules.md`");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    assert_eq!(
+        committed, generated,
+        "docs/rules.md is stale: run `quorate rules --format markdown > docs/rules.md`"
+    );
 }

@@ -38,7 +38,10 @@ fn compare(dir: &Path, file: &str, actual: &str, failures: &mut Vec<String>) {
             "{}: output differs from {file}\n--- expected\n{expected}\n--- actual\n{actual}",
             dir.display()
         )),
-        Err(_) => failures.push(format!("{}: missing {file} (run with UPDATE_EXPECT=1)", dir.display())),
+        Err(_) => failures.push(format!(
+            "{}: missing {file} (run with UPDATE_EXPECT=1)",
+            dir.display()
+        )),
     }
 }
 
@@ -59,21 +62,35 @@ fn every_scenario_matches_its_expected_reports() {
         let report: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
-                failures.push(format!("{}: not JSON ({e}); stderr: {}", dir.display(), stderr(&out)));
+                failures.push(format!(
+                    "{}: not JSON ({e}); stderr: {}",
+                    dir.display(),
+                    stderr(&out)
+                ));
                 continue;
             }
         };
         let deny = report["summary"]["deny"].as_u64().unwrap();
         let expected_code = if deny > 0 { 1 } else { 0 };
         if code(&out) != expected_code {
-            failures.push(format!("{}: exit {} but {deny} deny findings; stderr: {}", dir.display(), code(&out), stderr(&out)));
+            failures.push(format!(
+                "{}: exit {} but {deny} deny findings; stderr: {}",
+                dir.display(),
+                code(&out),
+                stderr(&out)
+            ));
         }
         compare(dir, "expected.json", &text, &mut failures);
 
         if dir.join("expected.txt").exists() || dir.ends_with("search-cluster-outage") {
             let mut human = refs.clone();
             human.extend(["--color", "never"]);
-            compare(dir, "expected.txt", &stdout(&run_in(dir, &human)), &mut failures);
+            compare(
+                dir,
+                "expected.txt",
+                &stdout(&run_in(dir, &human)),
+                &mut failures,
+            );
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -96,15 +113,36 @@ fn search_cluster_outage_is_denied_by_drift_unstable_and_quorum() {
         .filter(|f| f["severity"] == "deny")
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    for rule in ["drift/change-on-drifted-resource", "unstable/members-in-transition", "quorum/below-quorum"] {
+    for rule in [
+        "drift/change-on-drifted-resource",
+        "unstable/members-in-transition",
+        "quorum/below-quorum",
+    ] {
         assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
     }
-    let below = report["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "quorum/below-quorum").unwrap();
-    assert!(below["message"].as_str().unwrap().contains("3 healthy - 3 removals = 0 healthy"), "{below}");
+    let below = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "quorum/below-quorum")
+        .unwrap();
+    assert!(
+        below["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 healthy - 3 removals = 0 healthy"),
+        "{below}"
+    );
     assert_eq!(below["location"]["path"], "plan.json");
     let line = below["location"]["line"].as_u64().unwrap() as usize;
     let plan = std::fs::read_to_string(dir.join("plan.json")).unwrap();
-    assert!(plan.lines().nth(line - 1).unwrap().contains("\"desired_capacity\": 3"), "line {line} is not the new desired capacity");
+    assert!(
+        plan.lines()
+            .nth(line - 1)
+            .unwrap()
+            .contains("\"desired_capacity\": 3"),
+        "line {line} is not the new desired capacity"
+    );
 }
 
 #[test]
@@ -123,7 +161,13 @@ fn fail_on_controls_the_exit_code() {
     let mut a: Vec<String> = vec!["check".into()];
     a.extend(args_of(&outage));
     a.extend(["--fail-on".into(), "never".into()]);
-    assert_eq!(code(&run_in(&outage, &a.iter().map(String::as_str).collect::<Vec<_>>())), 0);
+    assert_eq!(
+        code(&run_in(
+            &outage,
+            &a.iter().map(String::as_str).collect::<Vec<_>>()
+        )),
+        0
+    );
 }
 
 #[test]
@@ -134,16 +178,34 @@ fn every_format_renders_the_outage() {
         let out_file = tmp.path().join(format!("report.{format}"));
         let mut a: Vec<String> = vec!["check".into()];
         a.extend(args_of(&dir));
-        a.extend(["--format".into(), format.into(), "--output".into(), out_file.display().to_string()]);
+        a.extend([
+            "--format".into(),
+            format.into(),
+            "--output".into(),
+            out_file.display().to_string(),
+        ]);
         let out = run_in(&dir, &a.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
-        assert!(stdout(&out).is_empty(), "{format}: --output must keep stdout empty");
+        assert!(
+            stdout(&out).is_empty(),
+            "{format}: --output must keep stdout empty"
+        );
         let text = std::fs::read_to_string(&out_file).unwrap();
-        assert!(text.contains("quorum/below-quorum"), "{format} output lacks the rule id:\n{text}");
+        assert!(
+            text.contains("quorum/below-quorum"),
+            "{format} output lacks the rule id:\n{text}"
+        );
     }
     let github = std::fs::read_to_string(tmp.path().join("report.github")).unwrap();
-    assert!(github.lines().any(|l| l.starts_with("::error file=plan.json,line=240,")), "{github}");
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.sarif")).unwrap()).unwrap();
+    assert!(
+        github
+            .lines()
+            .any(|l| l.starts_with("::error file=plan.json,line=240,")),
+        "{github}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("report.sarif")).unwrap())
+            .unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 4);
 }
@@ -162,6 +224,15 @@ fn closed_stdout_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
