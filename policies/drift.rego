@@ -7,7 +7,9 @@ import data.quorate.lib
 # Drift entries by address, for one finding per resource.
 drifted_addresses contains d.address if some d in input.drift
 
-entries(address) := [d | some d in input.drift; d.address == address]
+entries_by_address[address] := [d | some d in input.drift; d.address == address] if some address in drifted_addresses
+
+entries(address) := entries_by_address[address]
 
 # Values as short text: whole blocks would drown the message.
 short(v) := s if {

@@ -60,7 +60,7 @@ scale_downs contains c if {
 	removes_members(c)
 	c.capacity == null
 	is_member_of_group(c)
-	ids := [x.id | some x in input.changes; x.group == c.group; x.capacity == null; removes_members(x)]
+	ids := [x.id | some x in group_changes(c); x.capacity == null; removes_members(x)]
 	c.id == min(ids)
 }
 
@@ -179,7 +179,18 @@ plan_size_before(c) := member_group_size(c) if {
 }
 
 # Count/for_each groups: every instance is a change of its own.
-group_changes(c) := [x | some x in input.changes; x.group == c.group]
+# Groups of count/for_each instances, indexed once (rules are cached, functions are not).
+instance_groups contains c.group if {
+	some c in input.changes
+	c.capacity == null
+	c.group != c.id
+}
+
+changes_by_group[g] := [x | some x in input.changes; x.group == g] if some g in instance_groups
+
+group_changes(c) := changes_by_group[c.group] if c.group in instance_groups
+
+group_changes(c) := [x | some x in input.changes; x.group == c.group] if not c.group in instance_groups
 
 member_group_size(c) := count([x | some x in group_changes(c); x.before != null])
 

@@ -138,9 +138,10 @@ impl PolicySet {
         engine
             .add_data(data)
             .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
+        // Reading the clock every step costs ~12% of evaluation; every 1,000 steps is plenty.
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: timeout,
-            check_interval: NonZeroU32::MIN,
+            check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
         });
         // Compile the aggregate entry point now, so a broken policy fails before any input.
         let entry = set.entry_module();

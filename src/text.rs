@@ -18,6 +18,8 @@ pub struct SourceText {
     pub path: String,
     pub text: Arc<str>,
     line_starts: Arc<Vec<usize>>,
+    /// ASCII text: columns are byte distances (plans are often one 50 MB line).
+    ascii: bool,
 }
 
 impl SourceText {
@@ -30,10 +32,12 @@ impl SourceText {
                 .filter(|&(_, b)| b == b'\n')
                 .map(|(i, _)| i + 1),
         );
+        let ascii = text.is_ascii();
         SourceText {
             path: path.into(),
             text,
             line_starts: Arc::new(line_starts),
+            ascii,
         }
     }
 
@@ -91,6 +95,9 @@ impl SourceText {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.line_starts.get(line_idx).copied().unwrap_or(0);
+        if self.ascii {
+            return (line_idx + 1, offset - start + 1);
+        }
         let column = self
             .text
             .get(start..offset)
@@ -177,7 +184,7 @@ pub fn parse_yaml(src: &SourceText, stage: Stage) -> Result<Vec<YamlDoc>> {
         )
     })?;
     // saphyr counts characters; ASCII files need no conversion.
-    let ascii = src.text.is_ascii();
+    let ascii = src.ascii;
     let to_byte = |i: usize| if ascii { i } else { src.char_index_to_byte(i) };
     let mut out = Vec::with_capacity(docs.len());
     for doc in &docs {
