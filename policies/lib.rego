@@ -220,7 +220,15 @@ healthy_now(c) := plan_size_before(c) if not has_members(c)
 # The provider may remove the healthy members first: every removal is a healthy one.
 removals(c) := max([0, size_before(c) - size_after(c)])
 
-healthy_after(c) := healthy_now(c) - removals(c)
+# Members protected from scale-in (ProtectedFromScaleIn) cannot be picked by the provider,
+# so the worst case removes only unprotected healthy members.
+protected_healthy(c) := count([m | some m in healthy_voters(c); m.protected == true]) if has_members(c)
+
+protected_healthy(c) := 0 if not has_members(c)
+
+healthy_removed(c) := min([removals(c), healthy_now(c) - protected_healthy(c)])
+
+healthy_after(c) := healthy_now(c) - healthy_removed(c)
 
 # Voters after the change: the explicit voter count when the resource has one.
 voters_after(c) := c.voters.after if voters_known(c)

@@ -4,6 +4,13 @@ package quorate.quorum
 
 import data.quorate.lib
 
+protected_note(c) := sprintf(" (%d protected from scale-in)", [n]) if {
+	n := lib.protected_healthy(c)
+	n > 0
+}
+
+protected_note(c) := "" if lib.protected_healthy(c) == 0
+
 describe_required(spec, n) := sprintf("a majority of %d (%d)", [n, lib.required(spec, n)]) if {
 	lower(sprintf("%v", [spec])) == "majority"
 }
@@ -35,10 +42,9 @@ deny contains f if {
 	after > 0
 	need := lib.required(spec, after)
 	healthy := lib.healthy_now(c)
-	removals := lib.removals(c)
-	left := healthy - removals
+	left := lib.healthy_after(c)
 	left < need
-	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy, below %s", [c.id, c.group, healthy, removals, max([left, 0]), describe_required(spec, after)]))
+	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy%s, below %s", [c.id, c.group, healthy, lib.removals(c), max([left, 0]), protected_note(c), describe_required(spec, after)]))
 }
 
 # METADATA

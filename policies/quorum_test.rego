@@ -413,3 +413,25 @@ test_non_quorum_group_without_observed_state_is_not_unverified if {
 	ws := quorum.warn with input as changeset([asg(5, 4)], {}) with data.quorate.config as {}
 	not has_rule(ws, "quorum/unverified-health")
 }
+
+# ProtectedFromScaleIn members are never picked. Quorum 2 of 3; 3 -> 1 removes 2: with two
+# healthy members protected only one can go (2 left, allowed); without protection 1 is left.
+zk_input(protected) := {"apiVersion": "quorate.dev/v1", "mode": "check", "now": "2026-11-24T10:00:00Z", "changes": [zk_change], "drift": [], "observed": {"taken_at": "2026-11-24T09:59:00Z", "groups": {"zk": {"desired": 3, "members": [
+	{"id": "i-1", "state": "running", "raw_state": "InService", "healthy": true, "protected": protected},
+	{"id": "i-2", "state": "running", "raw_state": "InService", "healthy": true, "protected": protected},
+	{"id": "i-3", "state": "running", "raw_state": "InService", "healthy": true, "protected": false},
+], "health": "unknown", "in_progress": [], "activities": [], "quorum": {"mode": "count", "min": 2, "source": "observed"}, "last_change": null, "taken_at": null, "sources": []}}}, "context": {}}
+
+zk_change := {"id": "aws_autoscaling_group.zk", "group": "zk", "action": "update", "type": "aws_autoscaling_group", "capacity": {"before": 3, "after": 1, "attribute": "/desired_capacity", "unknown": false}, "voters": null, "members_removed": [], "labels": {}, "before": {}, "after": {}}
+
+below_messages(inp) := [f.msg | some f in quorum.deny with input as inp; f.rule == "quorum/below-quorum"]
+
+test_protected_members_are_not_removed_in_the_worst_case if {
+	count(below_messages(zk_input(true))) == 0
+}
+
+test_unprotected_members_count_as_removable if {
+	msgs := below_messages(zk_input(false))
+	count(msgs) == 1
+	contains(msgs[0], "3 healthy - 2 removals = 1 healthy, below the configured quorum of 2")
+}
