@@ -131,13 +131,6 @@ impl SourceText {
             .map_or(0, char::len_utf8)
     }
 
-    /// Converts saphyr's character index into a byte offset.
-    fn char_index_to_byte(&self, char_index: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(char_index)
-            .map_or(self.text.len(), |(i, _)| i)
-    }
 }
 
 fn too_large(stage: Stage, path: &str, size: u64, limit: u64) -> Error {
@@ -170,45 +163,147 @@ pub struct YamlDoc {
     pub start: usize,
 }
 
+/// How plain YAML scalars are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamlSchema {
+    /// YAML 1.2 core schema (quorate's own files).
+    Core,
+    /// YAML 1.1 rules as Kubernetes reads manifests (sigs.k8s.io/yaml): `yes`/`on` are
+    /// booleans, `0644` is octal, `1_000` is an integer.
+    Kubernetes,
+}
+
 /// Parses every document of a YAML stream (YAML 1.2 core schema).
 pub fn parse_yaml(src: &SourceText, stage: Stage) -> Result<Vec<YamlDoc>> {
-    use saphyr::{LoadableYamlNode, MarkedYaml};
-    let docs = MarkedYaml::load_from_str(&src.text).map_err(|e| {
+    parse_yaml_with(src, stage, YamlSchema::Core)
+}
+
+/// Parses every document of a YAML stream with the given scalar rules.
+pub fn parse_yaml_with(src: &SourceText, stage: Stage, schema: YamlSchema) -> Result<Vec<YamlDoc>> {
+    use saphyr::{MarkedYaml, YamlLoader};
+    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
+    loader.early_parse(false);
+    let mut parser = saphyr_parser::Parser::new_from_str(&src.text);
+    let scan_error = |e: &saphyr::ScanError| {
         let m = e.marker();
-        Error::at_line_col(
-            stage,
-            src,
-            m.line(),
-            m.col() + 1,
-            format!("invalid YAML: {}", e.info()),
-        )
-    })?;
-    // saphyr counts characters; ASCII files need no conversion.
-    let ascii = src.ascii;
-    let to_byte = |i: usize| if ascii { i } else { src.char_index_to_byte(i) };
+        Error::at_line_col(stage, src, m.line(), m.col() + 1, format!("invalid YAML: {}", e.info()))
+    };
+    parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
+    if let Some(e) = loader.error() {
+        return Err(scan_error(e));
+    }
+    let docs = loader.into_documents();
+    // saphyr counts characters: map them to bytes (a table only for non-ASCII text).
+    let table: Vec<usize> = if src.ascii {
+        Vec::new()
+    } else {
+        src.text.char_indices().map(|(b, _)| b).collect()
+    };
+    let len = src.text.len();
+    let to_byte = |i: usize| {
+        if src.ascii {
+            i
+        } else {
+            table.get(i).copied().unwrap_or(len)
+        }
+    };
     let mut out = Vec::with_capacity(docs.len());
     for doc in &docs {
         let mut spans = HashMap::new();
-        let value = yaml_to_json(doc, String::new(), &mut spans, &to_byte, src, stage)?;
+        let ctx = Ctx { to_byte: &to_byte, src, stage, schema };
+        let value = yaml_to_json(doc, String::new(), &mut spans, &ctx)?;
         let start = to_byte(doc.span.start.index());
-        out.push(YamlDoc {
-            value,
-            spans,
-            start,
-        });
+        out.push(YamlDoc { value, spans, start });
     }
     Ok(out)
+}
+
+struct Ctx<'a> {
+    to_byte: &'a dyn Fn(usize) -> usize,
+    src: &'a SourceText,
+    stage: Stage,
+    schema: YamlSchema,
+}
+
+/// Resolves a scalar's text the way its schema says.
+fn resolve_scalar(text: &str, plain: bool, tag: Option<&str>, schema: YamlSchema) -> Value {
+    use saphyr::Scalar;
+    match tag.map(|t| t.rsplit(':').next().unwrap_or(t)) {
+        Some("str") => return Value::String(text.to_string()),
+        Some("null") => return Value::Null,
+        _ => {}
+    }
+    if !plain {
+        return Value::String(text.to_string());
+    }
+    if schema == YamlSchema::Kubernetes {
+        if let Some(v) = resolve_yaml11(text) {
+            return v;
+        }
+        return Value::String(text.to_string());
+    }
+    match Scalar::parse_from_cow(std::borrow::Cow::Borrowed(text)) {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(b),
+        Scalar::Integer(i) => Value::from(i),
+        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number),
+        Scalar::String(s) => Value::String(s.into_owned()),
+    }
+}
+
+/// YAML 1.1 plain scalars, as go-yaml v2 (and so kubectl) resolves them.
+fn resolve_yaml11(t: &str) -> Option<Value> {
+    match t {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Some(Value::Bool(true))
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Some(Value::Bool(false))
+        }
+        _ => {}
+    }
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let digits = body.replace('_', "");
+    let int = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()
+    } else if let Some(bin) = digits.strip_prefix("0b") {
+        i64::from_str_radix(bin, 2).ok()
+    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        i64::from_str_radix(&digits, 8).ok()
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    };
+    if let Some(i) = int {
+        return Some(Value::from(if neg { -i } else { i }));
+    }
+    let lower = body.to_ascii_lowercase();
+    if matches!(lower.as_str(), ".inf" | ".nan") {
+        return Some(Value::Null);
+    }
+    let looks_float = body.bytes().any(|b| b.is_ascii_digit())
+        && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'));
+    if looks_float && body.contains('.') {
+        if let Ok(f) = digits.parse::<f64>() {
+            return serde_json::Number::from_f64(if neg { -f } else { f }).map(Value::Number);
+        }
+    }
+    None
 }
 
 fn yaml_to_json(
     node: &saphyr::MarkedYaml<'_>,
     pointer: String,
     spans: &mut HashMap<String, Span>,
-    to_byte: &dyn Fn(usize) -> usize,
-    src: &SourceText,
-    stage: Stage,
+    ctx: &Ctx<'_>,
 ) -> Result<Value> {
-    use saphyr::{Scalar, YamlData};
+    use saphyr::{Scalar, ScalarStyle, YamlData};
+    let (to_byte, src, stage) = (ctx.to_byte, ctx.src, ctx.stage);
     let start = to_byte(node.span.start.index());
     let end = to_byte(node.span.end.index()).max(start);
     let value = match &node.data {
@@ -221,18 +316,16 @@ fn yaml_to_json(
             }
             Scalar::String(s) => Value::String(s.to_string()),
         },
-        YamlData::Representation(s, _, _) => Value::String(s.to_string()),
+        YamlData::Representation(s, style, tag) => resolve_scalar(
+            s,
+            *style == ScalarStyle::Plain,
+            tag.as_ref().map(|t| t.suffix.as_str()),
+            ctx.schema,
+        ),
         YamlData::Sequence(items) => {
             let mut arr = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                arr.push(yaml_to_json(
-                    item,
-                    format!("{pointer}/{i}"),
-                    spans,
-                    to_byte,
-                    src,
-                    stage,
-                )?);
+                arr.push(yaml_to_json(item, format!("{pointer}/{i}"), spans, ctx)?);
             }
             Value::Array(arr)
         }
@@ -257,7 +350,7 @@ fn yaml_to_json(
                 };
                 let child = format!("{pointer}/{}", escape_token(&key));
                 let kstart = to_byte(k.span.start.index());
-                let value = yaml_to_json(v, child.clone(), spans, to_byte, src, stage)?;
+                let value = yaml_to_json(v, child.clone(), spans, ctx)?;
                 // Point a key's findings at `key: value`, starting at the key.
                 if let Some(s) = spans.get_mut(&child) {
                     s.0 = kstart.min(s.0);
@@ -267,7 +360,7 @@ fn yaml_to_json(
             Value::Object(obj)
         }
         YamlData::Tagged(_, inner) => {
-            return yaml_to_json(inner, pointer, spans, to_byte, src, stage);
+            return yaml_to_json(inner, pointer, spans, ctx);
         }
         YamlData::Alias(_) => {
             return Err(Error::at(
@@ -498,5 +591,32 @@ mod tests {
         let off = src.offset_of(2, 2);
         assert_eq!(&src.text[off..off + 2], "é");
         assert_eq!(src.line_col(off), (2, 2));
+    }
+}
+
+#[cfg(test)]
+mod yaml11_tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_scalars_follow_yaml_1_1() {
+        let src = SourceText::new(
+            "m.yaml",
+            "a: yes\nb: 0644\nc: 1_000\nd: '5'\ne: on\nf: 0x1F\ng: ~\nh: 1.5\ni: 3\nj: \"on\"\n",
+        );
+        let v = &parse_yaml_with(&src, Stage::Input, YamlSchema::Kubernetes).unwrap()[0].value;
+        assert_eq!(v["a"], true);
+        assert_eq!(v["b"], 420);
+        assert_eq!(v["c"], 1000);
+        assert_eq!(v["d"], "5");
+        assert_eq!(v["e"], true);
+        assert_eq!(v["f"], 31);
+        assert_eq!(v["g"], Value::Null);
+        assert_eq!(v["h"], 1.5);
+        assert_eq!(v["i"], 3);
+        assert_eq!(v["j"], "on");
+        let core = &parse_yaml(&src, Stage::Input).unwrap()[0].value;
+        assert_eq!(core["a"], "yes", "YAML 1.2 keeps `yes` a string");
+        assert_eq!(core["i"], 3);
     }
 }
