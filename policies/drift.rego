@@ -22,7 +22,20 @@ short(v) := concat("", [substring(s, 0, 37), "..."]) if {
 	count(s) > 40
 }
 
-describe(d) := sprintf("%s is %s live but %s in state", [d.attribute, short(d.live), short(d.committed)]) if d.attribute != ""
+# Where the reviewed state lives, by drift source.
+truth(d) := "Terraform" if d.source == "terraform-resource-drift"
+
+truth(d) := "its committed manifest" if d.source == "live-vs-committed"
+
+truth(d) := "GitOps" if d.source == "admission-actor"
+
+truth(d) := "its source of truth" if not d.source in {"terraform-resource-drift", "live-vs-committed", "admission-actor"}
+
+committed_word(d) := "in state" if d.source == "terraform-resource-drift"
+
+committed_word(d) := "committed" if d.source != "terraform-resource-drift"
+
+describe(d) := sprintf("%s is %s live but %s %s", [d.attribute, short(d.live), short(d.committed), committed_word(d)]) if d.attribute != ""
 
 describe(d) := d.live if {
 	d.attribute == ""
@@ -58,7 +71,7 @@ deny contains f if {
 	d.change != null
 	f := {
 		"rule": "drift/change-on-drifted-resource",
-		"msg": sprintf("%s was changed outside Terraform (%s) and this plan changes it again", [d.change, summary(address)]),
+		"msg": sprintf("%s was changed outside %s (%s) and this change touches it again", [d.change, truth(d), summary(address)]),
 		"change": d.change,
 		"group": d.group,
 		"path": d.origin.path,
@@ -83,7 +96,7 @@ warn contains f if {
 	d.change == null
 	f := {
 		"rule": "drift/unmanaged-change",
-		"msg": sprintf("%s was changed outside Terraform: %s", [address, summary(address)]),
+		"msg": sprintf("%s was changed outside %s: %s", [address, truth(d), summary(address)]),
 		"change": null,
 		"group": d.group,
 		"path": d.origin.path,

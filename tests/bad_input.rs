@@ -33,7 +33,7 @@ fn bad_inputs_exit_2_with_file_and_position() {
     let truncated = write(d, "truncated.json", &plan[..plan.len() / 2]);
     let yaml_plan = write(d, "plan.yaml", b"format_version: '1.2'\nresource_changes:\n  - address: a.b\n    change: {actions: [update]\n");
     let not_a_plan = corpus()
-        .join("derailed__k9s/internal/render/testdata/po.json")
+        .join("SchemaStore__schemastore/src/test/github-action/docker.json")
         .display()
         .to_string();
     let empty = write(d, "empty.json", b"");
@@ -88,9 +88,9 @@ fn bad_inputs_exit_2_with_file_and_position() {
             expect: s(&["plan.yaml:5:1", "invalid YAML"]),
         },
         Case {
-            name: "a Kubernetes Pod is not a plan",
+            name: "a GitHub Action definition is not a plan",
             args: s(&[&not_a_plan]),
-            expect: s(&["po.json:1:1", "unrecognized document", "`Pod`"]),
+            expect: s(&["docker.json:1:1", "unrecognized document", "keys"]),
         },
         Case {
             name: "a plan given as observed state",

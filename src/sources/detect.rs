@@ -13,11 +13,13 @@ pub enum DocKind {
     EsClusterHealth,
     EsCatNodes,
     NativeObserved,
+    KubernetesObject,
+    KubernetesList,
 }
 
 impl DocKind {
     pub fn is_observed(self) -> bool {
-        !matches!(self, DocKind::TerraformPlan)
+        !matches!(self, DocKind::TerraformPlan | DocKind::KubernetesObject)
     }
 
     pub fn source_type(self) -> &'static str {
@@ -31,6 +33,8 @@ impl DocKind {
             DocKind::EsClusterHealth => "elasticsearch-cluster-health",
             DocKind::EsCatNodes => "elasticsearch-cat-nodes",
             DocKind::NativeObserved => "quorate-observed",
+            DocKind::KubernetesObject => "kubernetes-manifest",
+            DocKind::KubernetesList => "kubectl-list",
         }
     }
 }
@@ -39,6 +43,7 @@ impl DocKind {
 pub const KNOWN_FORMATS: &str = "a Terraform plan (`terraform show -json`), \
 `aws autoscaling describe-auto-scaling-groups|describe-auto-scaling-instances|describe-instance-refreshes|describe-scaling-activities`, \
 `aws ec2 describe-instances`, Elasticsearch `_cluster/health` or `_cat/nodes?format=json`, \
+Kubernetes manifests, `kubectl get ... -o json` lists, \
 or a quorate observed-state file (apiVersion: quorate.dev/v1, kind: Observed)";
 
 pub fn detect(doc: &Value) -> Option<DocKind> {
@@ -49,6 +54,14 @@ pub fn detect(doc: &Value) -> Option<DocKind> {
                 && o.get("kind").and_then(Value::as_str) == Some("Observed")
             {
                 Some(DocKind::NativeObserved)
+            } else if super::kubernetes::is_list(doc) {
+                Some(DocKind::KubernetesList)
+            } else if o.contains_key("apiVersion")
+                && o.contains_key("kind")
+                && o.get("kind").and_then(Value::as_str) != Some("AdmissionReview")
+                && o.get("metadata").is_some_and(Value::is_object)
+            {
+                Some(DocKind::KubernetesObject)
             } else if has("resource_changes")
                 || has("resource_drift")
                 || has("plan_format_version")

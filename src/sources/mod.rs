@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod detect;
 pub mod elasticsearch;
+pub mod kubernetes;
 pub mod native;
 pub mod terraform;
 
@@ -54,6 +55,9 @@ pub struct ObservedPart {
     /// EC2 instances that belong to no Auto Scaling group; matched to changes by instance id.
     pub loose: Vec<(Member, SourceRef)>,
     pub notices: Vec<String>,
+    /// Live Kubernetes objects by group id, for live-vs-committed drift.
+    pub live: BTreeMap<String, Value>,
+    pub pdbs: Vec<kubernetes::Pdb>,
 }
 
 impl ObservedPart {
@@ -81,6 +85,11 @@ pub struct Inputs {
     pub yaml_spans: HashMap<(String, usize), HashMap<String, Span>>,
     pub notices: Vec<String>,
     loose: Vec<(Member, SourceRef, Option<String>)>,
+    /// Live Kubernetes objects by id (`kubectl get -o json`).
+    pub live: BTreeMap<String, Value>,
+    pdbs: Vec<kubernetes::Pdb>,
+    /// Manifests read by `check`: become changes once live state is known.
+    manifests: Vec<(kubernetes::ObjectRef, SourceRef, Value)>,
     part_times: Vec<Option<String>>,
 }
 
@@ -99,7 +108,9 @@ fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
     match first {
         None => Err(Error::file(stage, &src.path, "file is empty")),
         Some('{' | '[') => text::parse_json(src, stage).map(Parsed::Json),
-        Some(_) => text::parse_yaml(src, stage).map(Parsed::Yaml),
+        // Kubernetes reads YAML with 1.1 scalar rules; quorate's own files are YAML 1.2 and
+        // have no scalars where the two disagree.
+        Some(_) => text::parse_yaml_with(src, stage, text::YamlSchema::Kubernetes).map(Parsed::Yaml),
     }
 }
 
@@ -254,6 +265,17 @@ impl Inputs {
                     };
                     elasticsearch::nodes(&value, source, &mut part, g);
                 }
+                DocKind::KubernetesList => kubernetes::observed_list(&value, source, &mut part),
+                DocKind::KubernetesObject => {
+                    if let Some(p) = kubernetes::pdb(&value) {
+                        part.pdbs.push(p);
+                    }
+                    if let Some(r) = kubernetes::object_ref(&value) {
+                        let mut source = source;
+                        source.after_pointer = Some(String::new());
+                        self.manifests.push((r, source, value.clone()));
+                    }
+                }
                 DocKind::NativeObserved => {
                     let doc = yaml.clone().unwrap_or(YamlDoc {
                         value: value.clone(),
@@ -270,6 +292,8 @@ impl Inputs {
         if !used {
             return Ok(());
         }
+        self.pdbs.append(&mut part.pdbs);
+        self.live.append(&mut part.live);
         let is_observed = !part.groups.is_empty() || !part.loose.is_empty();
         if is_observed {
             let taken = part
@@ -292,6 +316,57 @@ impl Inputs {
         self.notices.append(&mut part.notices);
         self.sources.insert(src.path.clone(), src);
         Ok(())
+    }
+
+    /// `check` on manifests: the change `kubectl apply` would make, from the live object (when
+    /// observed) to the manifest, plus drift when the live object left its last applied state.
+    fn manifest_changes(&mut self) {
+        for (r, source, manifest) in std::mem::take(&mut self.manifests) {
+            if manifest.pointer("/kind").and_then(Value::as_str) == Some("PodDisruptionBudget") {
+                continue;
+            }
+            let live = self.live.get(&r.id());
+            let change = kubernetes::change(&r, source.clone(), live, Some(&manifest));
+            if let Some(live) = live {
+                let applied = live
+                    .pointer("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
+                    .and_then(Value::as_str)
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok());
+                if let Some(d) = live_drift(&change, &r, applied.as_ref(), live, &source) {
+                    self.drift.push(d);
+                }
+            }
+            self.changes.push(change);
+        }
+    }
+
+    /// PodDisruptionBudgets declare the quorum of the workloads whose pods they select.
+    fn apply_pdbs(&mut self) {
+        let pdbs = std::mem::take(&mut self.pdbs);
+        if pdbs.is_empty() {
+            return;
+        }
+        let mut workloads: Vec<(String, String, Value)> = self
+            .live
+            .iter()
+            .filter_map(|(id, v)| Some((id.clone(), kubernetes::object_ref(v)?.namespace, v.clone())))
+            .collect();
+        for c in &self.changes {
+            let obj = if c.after.is_null() { &c.before } else { &c.after };
+            if let Some(r) = kubernetes::object_ref(obj) {
+                workloads.push((c.group.clone().unwrap_or_else(|| r.id()), r.namespace.clone(), obj.clone()));
+            }
+        }
+        for (group, ns, obj) in workloads {
+            let Some(r) = kubernetes::object_ref(&obj) else { continue };
+            let Some((replicas, _)) = kubernetes::replicas(&r, &obj) else { continue };
+            if let Some(q) = pdbs.iter().filter(|p| p.selects(&ns, &obj)).find_map(|p| p.quorum(replicas)) {
+                let g = self.observed.groups.entry(group).or_default();
+                if g.quorum.is_none() {
+                    g.quorum = Some(q);
+                }
+            }
+        }
     }
 
     fn merge_group(&mut self, name: String, g: Group) {
@@ -337,6 +412,8 @@ impl Inputs {
         for (group, g) in adopted {
             self.merge_group(group, g);
         }
+        self.manifest_changes();
+        self.apply_pdbs();
         // The config's quorum is the group's quorum: policies reading `input` see it too.
         for (name, g) in &config.groups {
             if let (Some(q), Some(observed)) = (&g.quorum, self.observed.groups.get_mut(name)) {
@@ -349,6 +426,33 @@ impl Inputs {
             .flatten()
             .fold(None, |acc, t| oldest(acc, Some(t.clone())));
     }
+}
+
+/// Drift when the live replica count differs from the committed one (`committed`: the last
+/// applied or base-revision object; without it, nothing is known to be committed).
+pub fn live_drift(
+    change: &Change,
+    r: &kubernetes::ObjectRef,
+    committed: Option<&Value>,
+    live: &Value,
+    origin: &SourceRef,
+) -> Option<Drift> {
+    let committed = committed?;
+    let (live_n, attribute) = kubernetes::replicas(r, live)?;
+    let (committed_n, _) = kubernetes::replicas(r, committed)?;
+    (live_n != committed_n).then(|| Drift {
+        change: (change.action != crate::model::Action::NoOp).then(|| change.id.clone()),
+        address: change.id.clone(),
+        group: change.group.clone(),
+        source: "live-vs-committed".into(),
+        attribute: attribute.clone(),
+        committed: Value::from(committed_n),
+        live: Value::from(live_n),
+        origin: SourceRef {
+            pointer: attribute,
+            ..origin.clone()
+        },
+    })
 }
 
 fn oldest(a: Option<String>, b: Option<String>) -> Option<String> {
@@ -387,7 +491,7 @@ fn rank(s: MemberState) -> u8 {
 }
 
 /// Merges two views of a group; for a member seen twice the less healthy view wins.
-fn merge_into(target: &mut Group, g: Group) {
+pub(crate) fn merge_into(target: &mut Group, g: Group) {
     target.desired = g.desired.or(target.desired);
     if g.health != crate::model::Health::Unknown {
         target.health = g.health;
