@@ -70,7 +70,7 @@ test_outage_drift_denies_the_change if {
 	f.group == "search-prod"
 	contains(f.msg, "aws_autoscaling_group.search was changed outside Terraform")
 	contains(f.msg, "/desired_capacity is 6 live but 3 in state")
-	contains(f.msg, "this plan changes it again")
+	contains(f.msg, "this change touches it again")
 }
 
 test_drift_deny_points_at_the_drift_entry if {
@@ -158,4 +158,12 @@ test_no_drift_no_findings if {
 	inp := changeset([asg(6, 3)], [])
 	count(drift.deny) == 0 with input as inp
 	count(drift.warn) == 0 with input as inp
+}
+
+# A `kubectl scale` after the last apply: live 5, committed 3, and the manifest change touches it.
+test_live_vs_committed_drift_names_the_manifest if {
+	d := object.union(drift_entry("platform/StatefulSet/etcd", "platform/StatefulSet/etcd", "platform/StatefulSet/etcd", "/spec/replicas", 3, 5), {"source": "live-vs-committed"})
+	fs := drift.deny with input as changeset([], [d])
+	some f in fs
+	f.msg == "platform/StatefulSet/etcd was changed outside its committed manifest (/spec/replicas is 5 live but 3 committed) and this change touches it again"
 }
