@@ -10,8 +10,10 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod git;
 pub mod model;
 pub mod report;
 pub mod rules;

@@ -93,12 +93,12 @@ pub struct Inputs {
     part_times: Vec<Option<String>>,
 }
 
-enum Parsed {
+pub(crate) enum Parsed {
     Json(Value),
     Yaml(Vec<YamlDoc>),
 }
 
-fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
+pub(crate) fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
     let first = src
         .text
         .trim_start_matches('\u{feff}')
@@ -316,6 +316,11 @@ impl Inputs {
         self.notices.append(&mut part.notices);
         self.sources.insert(src.path.clone(), src);
         Ok(())
+    }
+
+    /// Adds a PodDisruptionBudget read from a manifest, resolved against workloads in `finish`.
+    pub fn add_pdb(&mut self, pdb: kubernetes::Pdb) {
+        self.pdbs.push(pdb);
     }
 
     /// `check` on manifests: the change `kubectl apply` would make, from the live object (when

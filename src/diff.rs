@@ -1,0 +1,159 @@
+//! `quorate diff`: Kubernetes manifests changed between two git revisions (or staged), paired
+//! by identity across files, become changes; then the same evaluation as `check`.
+
+use std::collections::BTreeMap;
+
+use chrono::SecondsFormat;
+use serde_json::{json, Value};
+
+use crate::check::{self, CheckOptions};
+use crate::config::Config;
+use crate::error::{Error, Result, Stage};
+use crate::git;
+use crate::model::{ChangeSet, Mode, SourceRef, API_VERSION};
+use crate::sources::kubernetes::{self, ObjectRef};
+use crate::sources::{self, Inputs, LoadOptions, Parsed};
+use crate::text::SourceText;
+
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    /// Shared with `check`: `paths` are extra inputs (`--plan`), plus observed, config, limits.
+    pub check: CheckOptions,
+    pub revisions: Vec<String>,
+    pub staged: bool,
+    pub repo: String,
+    /// The PR's base branch (GITHUB_BASE_REF) when known.
+    pub base_ref: Option<String>,
+}
+
+/// Identity used to pair objects across files and revisions (API group, not version).
+type Key = (String, String, String, String);
+
+fn key(r: &ObjectRef) -> Key {
+    (r.group().to_string(), r.kind.clone(), r.namespace.clone(), r.name.clone())
+}
+
+struct Side {
+    r: ObjectRef,
+    source: SourceRef,
+    value: Value,
+}
+
+/// Parses one revision of a file into its Kubernetes objects; other documents are skipped.
+fn objects(
+    src: &SourceText,
+    inputs: &mut Inputs,
+    into: &mut BTreeMap<Key, Side>,
+) -> Result<()> {
+    let docs: Vec<(usize, Value, Option<crate::text::YamlDoc>)> = match sources::parse(src, Stage::Input)? {
+        Parsed::Json(v) => vec![(0, v, None)],
+        Parsed::Yaml(docs) => docs.into_iter().enumerate().map(|(i, d)| (i, d.value.clone(), Some(d))).collect(),
+    };
+    for (index, value, yaml) in docs {
+        if kubernetes::is_list(&value) {
+            continue;
+        }
+        let Some(r) = kubernetes::object_ref(&value) else { continue };
+        if let Some(doc) = yaml {
+            inputs.yaml_spans.insert((src.path.clone(), index), doc.spans);
+        }
+        let source = SourceRef {
+            kind: "kubernetes-manifest".into(),
+            path: src.path.clone(),
+            pointer: String::new(),
+            after_pointer: Some(String::new()),
+            document: index,
+        };
+        into.insert(key(&r), Side { r, source, value });
+    }
+    inputs.sources.insert(src.path.clone(), src.clone());
+    Ok(())
+}
+
+pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
+    let c = &opts.check;
+    let now = check::parse_now(c.now.as_deref())?;
+    let config = Config::discover(c.config.as_deref(), c.max_input_bytes)?;
+    let load = LoadOptions {
+        max_input_bytes: c.max_input_bytes,
+        observed_at: c.observed_at.clone(),
+        now,
+    };
+    let range = git::parse_range(&opts.revisions, opts.staged, opts.base_ref.clone())?;
+    let changes = git::changes(&opts.repo, &range)?;
+    let mut inputs = Inputs::default();
+    inputs.load_observed(&c.observed, &load)?;
+    inputs.load_changes(&c.paths, &load)?;
+
+    let short = changes.base.get(..7).unwrap_or(&changes.base).to_string();
+    let mut old: BTreeMap<Key, Side> = BTreeMap::new();
+    let mut new: BTreeMap<Key, Side> = BTreeMap::new();
+    let repo_path = |p: &str| -> String {
+        if opts.repo == "." || opts.repo.is_empty() {
+            p.to_string()
+        } else {
+            format!("{}/{p}", opts.repo.trim_end_matches('/'))
+        }
+    };
+    for f in &changes.files {
+        if let (Some(path), Some(bytes)) = (&f.new_path, &f.new) {
+            let src = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)?;
+            objects(&src, &mut inputs, &mut new)?;
+        }
+        if let (Some(path), Some(bytes)) = (&f.old_path, &f.old) {
+            // The base side of a file is quoted as `path@base` so it never shadows the head.
+            let label = format!("{}@{short}", repo_path(path));
+            match SourceText::from_bytes(&label, bytes.clone(), Stage::Input)
+                .and_then(|src| objects(&src, &mut inputs, &mut old))
+            {
+                Ok(()) => {}
+                Err(e) => inputs.notices.push(format!("base revision not read: {e}")),
+            }
+        }
+    }
+    // Objects in unchanged files are not in the diff: a move shows both sides.
+    let keys: Vec<Key> = old.keys().chain(new.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    for k in keys {
+        let (before, after) = (old.get(&k), new.get(&k));
+        if let (Some(b), Some(a)) = (before, after) {
+            if b.value == a.value {
+                continue;
+            }
+        }
+        let side = match after.or(before) {
+            Some(s) => s,
+            None => continue,
+        };
+        if side.r.kind == "PodDisruptionBudget" {
+            if let Some(p) = after.and_then(|a| kubernetes::pdb(&a.value)) {
+                inputs.add_pdb(p);
+            }
+        }
+        let change = kubernetes::change(&side.r, side.source.clone(), before.map(|b| &b.value), after.map(|a| &a.value));
+        if let Some(live) = inputs.live.get(&change.id) {
+            if let Some(d) = sources::live_drift(&change, &side.r, before.map(|b| &b.value), live, &side.source) {
+                inputs.drift.push(d);
+            }
+        }
+        inputs.changes.push(change);
+    }
+    inputs.finish(&config);
+    let set = ChangeSet {
+        api_version: API_VERSION.into(),
+        mode: Mode::Diff,
+        now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        changes: std::mem::take(&mut inputs.changes),
+        drift: std::mem::take(&mut inputs.drift),
+        observed: std::mem::take(&mut inputs.observed),
+        context: json!({"git": {"base": changes.base, "head": changes.head, "dirty": changes.dirty, "files": changes.files.len()}}),
+    };
+    Ok((set, inputs, config))
+}
+
+/// Errors for arguments that only make sense together.
+pub fn validate(opts: &DiffOptions) -> Result<()> {
+    if opts.staged && !opts.revisions.is_empty() {
+        return Err(Error::usage("--staged compares the index with HEAD: give no revisions"));
+    }
+    Ok(())
+}

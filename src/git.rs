@@ -1,0 +1,229 @@
+//! The only user of git2: resolves revisions and reads the changed files of two trees (or the
+//! index against HEAD) straight from the object database, without a checkout or a `git` process.
+
+use std::path::Path;
+
+use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Repository, Tree};
+
+use crate::error::{Error, Result, Stage};
+
+/// One changed file: its path and bytes on each side (`None`: absent on that side).
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub old_path: Option<String>,
+    pub new_path: Option<String>,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
+/// What to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Range {
+    /// Two revisions (`BASE HEAD`, `BASE..HEAD`, `BASE...HEAD` = merge-base of the two).
+    Revs { base: String, head: String, merge_base: bool },
+    /// The index (staged changes) against HEAD: what `git commit` would record.
+    Staged,
+    /// Nothing said: the merge-base with the default branch (or `GITHUB_BASE_REF`) up to HEAD.
+    Default { base_ref: Option<String> },
+}
+
+/// The changed files plus the resolved revisions, for reports and `input.context.git`.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    pub base: String,
+    pub head: String,
+    pub files: Vec<FileChange>,
+    pub dirty: bool,
+    /// Files in the head tree (for benchmarks and messages).
+    pub head_files: usize,
+}
+
+fn git_err(repo_dir: &str, what: &str, e: git2::Error) -> Error {
+    Error::file(Stage::Input, repo_dir, format!("{what}: {}", e.message()))
+}
+
+/// Parses `A..B` / `A...B` / one or two arguments into a range.
+pub fn parse_range(args: &[String], staged: bool, base_ref: Option<String>) -> Result<Range> {
+    if staged {
+        if !args.is_empty() {
+            return Err(Error::usage("--staged compares the index with HEAD: give no revisions"));
+        }
+        return Ok(Range::Staged);
+    }
+    match args {
+        [] => Ok(Range::Default { base_ref }),
+        [one] => {
+            if let Some((b, h)) = one.split_once("...") {
+                return Ok(Range::Revs { base: b.into(), head: or_head(h), merge_base: true });
+            }
+            if let Some((b, h)) = one.split_once("..") {
+                return Ok(Range::Revs { base: b.into(), head: or_head(h), merge_base: false });
+            }
+            Ok(Range::Revs { base: one.clone(), head: "HEAD".into(), merge_base: false })
+        }
+        [b, h] => Ok(Range::Revs { base: b.clone(), head: h.clone(), merge_base: false }),
+        _ => Err(Error::usage("quorate diff takes at most two revisions: BASE [HEAD]")),
+    }
+}
+
+fn or_head(s: &str) -> String {
+    if s.is_empty() { "HEAD".into() } else { s.into() }
+}
+
+fn tree_of<'r>(repo: &'r Repository, dir: &str, rev: &str) -> Result<(Tree<'r>, Oid)> {
+    let obj = repo
+        .revparse_single(rev)
+        .map_err(|e| git_err(dir, &format!("unknown revision `{rev}`"), e))?;
+    let commit = obj
+        .peel_to_commit()
+        .map_err(|e| git_err(dir, &format!("`{rev}` is not a commit"), e))?;
+    let tree = commit.tree().map_err(|e| git_err(dir, "cannot read tree", e))?;
+    Ok((tree, commit.id()))
+}
+
+/// The default branch to compare against: `GITHUB_BASE_REF` (as `origin/<ref>` when that
+/// exists), else origin's HEAD, else `origin/main`, `origin/master`, `main`, `master`.
+fn default_base(repo: &Repository, base_ref: Option<&str>) -> Option<String> {
+    let exists = |r: &str| repo.revparse_single(r).is_ok();
+    if let Some(b) = base_ref.filter(|b| !b.is_empty()) {
+        for cand in [format!("origin/{b}"), b.to_string()] {
+            if exists(&cand) {
+                return Some(cand);
+            }
+        }
+    }
+    if let Ok(r) = repo.find_reference("refs/remotes/origin/HEAD") {
+        if let Some(target) = r.symbolic_target().ok().flatten() {
+            let short = target.trim_start_matches("refs/remotes/").to_string();
+            if exists(&short) {
+                return Some(short);
+            }
+        }
+    }
+    ["origin/main", "origin/master", "main", "master"]
+        .into_iter()
+        .find(|c| exists(c))
+        .map(String::from)
+}
+
+/// Is `path` a file quorate may read (manifests, plans)?
+pub fn interesting(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
+        && !path.split('/').any(|c| c.starts_with('.') && c.len() > 1)
+}
+
+pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
+    let repo = Repository::discover(Path::new(repo_dir))
+        .map_err(|e| git_err(repo_dir, "not a git repository", e))?;
+    let mut opts = DiffOptions::new();
+    opts.include_typechange(true);
+    // Whether the work tree has uncommitted changes (a full scan: only for local ranges).
+    let dirty = !matches!(range, Range::Revs { .. })
+        && repo
+            .statuses(None)
+            .map(|s| s.iter().any(|e| !e.status().is_ignored()))
+            .unwrap_or(false);
+    let (base_tree, base_id, head_tree, head_label, diff) = match range {
+        Range::Staged => {
+            let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+            let index = repo.index().map_err(|e| git_err(repo_dir, "cannot read the index", e))?;
+            let diff = repo
+                .diff_tree_to_index(head.as_ref(), Some(&index), Some(&mut opts))
+                .map_err(|e| git_err(repo_dir, "cannot diff the index", e))?;
+            let head_id = repo.head().ok().and_then(|h| h.target()).map(|o| o.to_string());
+            (head, head_id.unwrap_or_default(), None, "INDEX".to_string(), diff)
+        }
+        Range::Revs { base, head, merge_base } => {
+            let (head_tree, head_id) = tree_of(&repo, repo_dir, head)?;
+            let (mut base_tree, mut base_id) = tree_of(&repo, repo_dir, base)?;
+            if *merge_base {
+                let mb = repo
+                    .merge_base(base_id, head_id)
+                    .map_err(|e| git_err(repo_dir, &format!("no merge base of `{base}` and `{head}`"), e))?;
+                let c = repo.find_commit(mb).map_err(|e| git_err(repo_dir, "merge base", e))?;
+                base_tree = c.tree().map_err(|e| git_err(repo_dir, "merge base tree", e))?;
+                base_id = mb;
+            }
+            let diff = repo
+                .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))
+                .map_err(|e| git_err(repo_dir, "cannot diff", e))?;
+            (Some(base_tree), base_id.to_string(), Some(head_tree), head_id.to_string(), diff)
+        }
+        Range::Default { base_ref } => {
+            let (head_tree, head_id) = tree_of(&repo, repo_dir, "HEAD")?;
+            let base = default_base(&repo, base_ref.as_deref());
+            let mut base_id = base
+                .as_deref()
+                .and_then(|b| repo.revparse_single(b).ok())
+                .and_then(|o| o.peel_to_commit().ok())
+                .and_then(|c| repo.merge_base(c.id(), head_id).ok());
+            // On the default branch itself the branch has no own commits: check the last one.
+            if base_id == Some(head_id) || base_id.is_none() {
+                base_id = repo
+                    .find_commit(head_id)
+                    .ok()
+                    .and_then(|c| c.parent_id(0).ok());
+            }
+            let base_tree = match base_id {
+                Some(id) => Some(
+                    repo.find_commit(id)
+                        .and_then(|c| c.tree())
+                        .map_err(|e| git_err(repo_dir, "base tree", e))?,
+                ),
+                None => None,
+            };
+            let diff = repo
+                .diff_tree_to_tree(base_tree.as_ref(), Some(&head_tree), Some(&mut opts))
+                .map_err(|e| git_err(repo_dir, "cannot diff", e))?;
+            (
+                base_tree,
+                base_id.map(|o| o.to_string()).unwrap_or_default(),
+                Some(head_tree),
+                head_id.to_string(),
+                diff,
+            )
+        }
+    };
+    let _ = (&base_tree, &head_tree);
+    let mut diff = diff;
+    let mut find = DiffFindOptions::new();
+    find.renames(true).copies(false);
+    diff.find_similar(Some(&mut find))
+        .map_err(|e| git_err(repo_dir, "rename detection", e))?;
+    let blob = |id: Oid| -> Option<Vec<u8>> {
+        if id.is_zero() {
+            return None;
+        }
+        repo.find_blob(id).ok().map(|b| b.content().to_vec())
+    };
+    let mut files = Vec::new();
+    for delta in diff.deltas() {
+        let old_path = delta.old_file().path().map(|p| p.to_string_lossy().replace('\\', "/"));
+        let new_path = delta.new_file().path().map(|p| p.to_string_lossy().replace('\\', "/"));
+        let relevant = old_path.as_deref().is_some_and(interesting) || new_path.as_deref().is_some_and(interesting);
+        if !relevant {
+            continue;
+        }
+        let (old, new) = match delta.status() {
+            Delta::Added | Delta::Untracked => (None, blob(delta.new_file().id())),
+            Delta::Deleted => (blob(delta.old_file().id()), None),
+            Delta::Unmodified | Delta::Ignored => continue,
+            _ => (blob(delta.old_file().id()), blob(delta.new_file().id())),
+        };
+        files.push(FileChange {
+            old_path: old.as_ref().and(old_path),
+            new_path: new.as_ref().and(new_path),
+            old,
+            new,
+        });
+    }
+    let head_files = head_tree.as_ref().map_or(0, |t| t.len());
+    Ok(Changes {
+        base: base_id,
+        head: head_label,
+        files,
+        dirty,
+        head_files,
+    })
+}
