@@ -106,6 +106,19 @@ quorum_spec(c) := q if {
 	is_num(q)
 } else := "majority" if {
 	is_num(c.voters.before)
+} else := "majority" if {
+	consensus_workload(c)
+}
+
+# Well-known consensus systems run as StatefulSets need a majority without any declaration.
+consensus_images := `(^|/)(etcd|zookeeper|consul|vault|rabbitmq|nats)(:|@|$)`
+
+consensus_workload(c) if {
+	endswith(c.type, "/StatefulSet")
+	some obj in [c.after, c.before]
+	is_object(obj)
+	some container in object.get(obj, ["spec", "template", "spec", "containers"], [])
+	regex.match(consensus_images, container.image)
 }
 
 is_quorum_group(c) if quorum_spec(c)
@@ -266,6 +279,11 @@ attribute(c) := "" if {
 	not c.capacity.attribute
 	not c.voters.attribute
 }
+
+# How messages name a change's group: Kubernetes workloads are their own group.
+group_name(c) := "its group" if c.group == c.id
+
+group_name(c) := c.group if c.group != c.id
 
 finding(rule, c, msg) := {
 	"rule": rule,

@@ -482,3 +482,18 @@ test_finding_shape if {
 test_finding_attribute_empty_without_a_count if {
 	lib.finding("x/y", instance(0, "delete"), "m").attribute == ""
 }
+
+sts_change(image, before, after) := {
+	"id": "platform/StatefulSet/etcd", "group": "platform/StatefulSet/etcd", "action": "update", "type": "apps/v1/StatefulSet",
+	"capacity": {"before": before, "after": after, "attribute": "/spec/replicas", "unknown": false}, "voters": null,
+	"members_removed": [], "labels": {}, "before": {},
+	"after": {"spec": {"replicas": after, "template": {"spec": {"containers": [{"name": "main", "image": image}]}}}},
+}
+
+test_etcd_statefulset_is_a_majority_group_without_config if {
+	lib.quorum_spec(sts_change("quay.io/coreos/etcd:v3.5.17", 5, 2)) == "majority" with input as changeset([], {})
+}
+
+test_plain_web_statefulset_is_not_a_quorum_group if {
+	not lib.is_quorum_group(sts_change("nginx:1.27", 5, 2)) with input as changeset([], {})
+}

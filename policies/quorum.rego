@@ -15,7 +15,7 @@ describe_required(spec, n) := sprintf("a majority of %d (%d)", [n, lib.required(
 	lower(sprintf("%v", [spec])) == "majority"
 }
 
-describe_required(spec, n) := sprintf("the configured quorum of %v", [spec]) if {
+describe_required(spec, n) := sprintf("its quorum of %v", [spec]) if {
 	lower(sprintf("%v", [spec])) != "majority"
 }
 
@@ -44,7 +44,7 @@ deny contains f if {
 	healthy := lib.healthy_now(c)
 	left := lib.healthy_after(c)
 	left < need
-	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy%s, below %s", [c.id, c.group, healthy, lib.removals(c), max([left, 0]), protected_note(c), describe_required(spec, after)]))
+	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy%s, below %s", [c.id, lib.group_name(c), healthy, lib.removals(c), max([left, 0]), protected_note(c), describe_required(spec, after)]))
 }
 
 # METADATA
@@ -62,7 +62,7 @@ deny contains f if {
 	some c in lib.scale_downs
 	lib.size_after(c) == 0
 	lib.size_before(c) > 0
-	f := lib.finding("quorum/removes-all-members", c, sprintf("%s removes every member of %s (%d -> 0)", [c.id, c.group, lib.size_before(c)]))
+	f := lib.finding("quorum/removes-all-members", c, sprintf("%s removes every member of %s (%d -> 0)", [c.id, lib.group_name(c), lib.size_before(c)]))
 }
 
 # METADATA
@@ -83,7 +83,7 @@ deny contains f if {
 	n := max([lib.removals(c), lib.size_before(c) - lib.size_after(c)])
 	n > 1
 	lib.size_after(c) > 0
-	f := lib.finding("quorum/multiple-voters-at-once", c, sprintf("%s removes %d voters of %s at once (%d -> %d)", [c.id, n, c.group, lib.size_before(c), lib.size_after(c)]))
+	f := lib.finding("quorum/multiple-voters-at-once", c, sprintf("%s removes %d voters of %s at once (%d -> %d)", [c.id, n, lib.group_name(c), lib.size_before(c), lib.size_after(c)]))
 }
 
 # METADATA
@@ -98,13 +98,13 @@ deny contains f if {
 warn contains f if {
 	some c in input.changes
 	c.capacity.unknown == true
-	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.capacity.attribute, c.group]))
+	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.capacity.attribute, lib.group_name(c)]))
 }
 
 warn contains f if {
 	some c in input.changes
 	c.voters.unknown == true
-	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.voters.attribute, c.group]))
+	f := lib.finding("quorum/unknown-capacity", c, sprintf("%s: %s is unknown until apply, so the quorum of %s cannot be checked", [c.id, c.voters.attribute, lib.group_name(c)]))
 }
 
 # METADATA
@@ -127,7 +127,7 @@ warn contains f if {
 	after % 2 == 0
 	# Scale-downs pass through even counts on the way (5 -> 4 -> 3); growing to one does not.
 	after > lib.voters_before(c)
-	msg := sprintf("%s grows %s to %d voters; an even count tolerates no more failures than %d", [c.id, c.group, after, after - 1])
+	msg := sprintf("%s grows %s to %d voters; an even count tolerates no more failures than %d", [c.id, lib.group_name(c), after, after - 1])
 	f := object.union(lib.finding("quorum/even-voters", c, msg), {"attribute": lib.voters_attribute(c)})
 }
 
@@ -146,5 +146,5 @@ warn contains f if {
 	some c in lib.scale_downs
 	lib.is_quorum_group(c)
 	not lib.has_members(c)
-	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks quorum group %s but no observed state was given for it; members are assumed healthy", [c.id, c.group]))
+	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks %s, a quorum group, but no observed state was given for it; members are assumed healthy", [c.id, lib.group_name(c)]))
 }

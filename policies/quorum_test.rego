@@ -205,7 +205,7 @@ test_below_a_fixed_quorum if {
 	g := group(array.concat(serving_members(3), [unhealthy("sick")]))
 	fs := quorum.deny with input as on(asg(4, 3), g) with data.quorate.config as fixed(3)
 	[f] := with_rule(fs, "quorum/below-quorum")
-	contains(f.msg, "3 healthy - 1 removals = 2 healthy, below the configured quorum of 3")
+	contains(f.msg, "3 healthy - 1 removals = 2 healthy, below its quorum of 3")
 }
 
 test_fixed_quorum_that_holds_passes if {
@@ -225,13 +225,13 @@ test_below_quorum_from_the_observed_minimum if {
 	g := object.union(group(serving_members(3)), {"quorum": {"mode": "count", "min": 3, "source": "pdb"}})
 	fs := quorum.deny with input as on(asg(3, 2), g) with data.quorate.config as {}
 	[f] := with_rule(fs, "quorum/below-quorum")
-	contains(f.msg, "3 healthy - 1 removals = 2 healthy, below the configured quorum of 3")
+	contains(f.msg, "3 healthy - 1 removals = 2 healthy, below its quorum of 3")
 }
 
 test_below_quorum_without_observation_assumes_the_plan if {
 	fs := quorum.deny with input as changeset([asg(4, 2)], {}) with data.quorate.config as fixed(3)
 	[f] := with_rule(fs, "quorum/below-quorum")
-	contains(f.msg, "4 healthy - 2 removals = 2 healthy, below the configured quorum of 3")
+	contains(f.msg, "4 healthy - 2 removals = 2 healthy, below its quorum of 3")
 }
 
 test_terminated_members_are_not_removals if {
@@ -396,7 +396,7 @@ test_even_count_outside_quorum_groups_does_not_warn if {
 test_scale_down_without_observed_state_warns if {
 	ws := quorum.warn with input as changeset([asg(5, 4)], {}) with data.quorate.config as majority
 	[f] := with_rule(ws, "quorum/unverified-health")
-	f.msg == "aws_autoscaling_group.search shrinks quorum group search-prod but no observed state was given for it; members are assumed healthy"
+	f.msg == "aws_autoscaling_group.search shrinks search-prod, a quorum group, but no observed state was given for it; members are assumed healthy"
 }
 
 test_scale_down_with_observed_state_is_verified if {
@@ -433,5 +433,5 @@ test_protected_members_are_not_removed_in_the_worst_case if {
 test_unprotected_members_count_as_removable if {
 	msgs := below_messages(zk_input(false))
 	count(msgs) == 1
-	contains(msgs[0], "3 healthy - 2 removals = 1 healthy, below the configured quorum of 2")
+	contains(msgs[0], "3 healthy - 2 removals = 1 healthy, below its quorum of 2")
 }

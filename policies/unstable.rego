@@ -23,7 +23,7 @@ deny contains f if {
 	moving := lib.in_transition(c)
 	count(moving) > 0
 	states := concat(", ", [sprintf("%s %s", [m.id, m.raw_state]) | some m in moving])
-	f := lib.finding("unstable/members-in-transition", c, sprintf("%s removes members while %d of %d members of %s are in transition (%s)", [c.id, count(moving), count(lib.members(c)), c.group, states]))
+	f := lib.finding("unstable/members-in-transition", c, sprintf("%s removes members while %d of %d members of %s are in transition (%s)", [c.id, count(moving), count(lib.members(c)), lib.group_name(c), states]))
 }
 
 # METADATA
@@ -43,7 +43,7 @@ deny contains f if {
 	count(g.in_progress) > 0
 	details := [a.detail | some a in object.get(g, "activities", [])]
 	work := concat("; ", array.concat(details, [k | count(details) == 0; some k in g.in_progress]))
-	f := lib.finding("unstable/rollout-in-progress", c, sprintf("%s removes members while %s has work in progress: %s", [c.id, c.group, work]))
+	f := lib.finding("unstable/rollout-in-progress", c, sprintf("%s removes members while %s has work in progress: %s", [c.id, lib.group_name(c), work]))
 }
 
 # METADATA
@@ -61,7 +61,7 @@ deny contains f if {
 	some c in lib.scale_downs
 	health := lib.observed(c).health
 	health in {"yellow", "red"}
-	f := lib.finding("unstable/health-not-green", c, sprintf("%s removes members while %s health is %s", [c.id, c.group, health]))
+	f := lib.finding("unstable/health-not-green", c, sprintf("%s removes members while %s health is %s", [c.id, lib.group_name(c), health]))
 }
 
 # METADATA
@@ -81,7 +81,7 @@ deny contains f if {
 	last != null
 	age := lib.age_seconds(last)
 	age < lib.stabilization_window
-	f := lib.finding("unstable/within-stabilization-window", c, sprintf("%s removes members %s after the last change to %s (at %s); the stabilization window is %s", [c.id, lib.human_duration(max([age, 0])), c.group, last, lib.human_duration(lib.stabilization_window)]))
+	f := lib.finding("unstable/within-stabilization-window", c, sprintf("%s removes members %s after the last change to %s (at %s); the stabilization window is %s", [c.id, lib.human_duration(max([age, 0])), lib.group_name(c), last, lib.human_duration(lib.stabilization_window)]))
 }
 
 # METADATA
@@ -102,7 +102,7 @@ deny contains f if {
 	t := taken_at(taken)
 	age := lib.age_seconds(t)
 	age > lib.max_observed_age
-	f := lib.finding("unstable/stale-observation", c, sprintf("%s removes members but the observed state of %s is %s old (taken %s); the limit is %s", [c.id, c.group, lib.human_duration(age), t, lib.human_duration(lib.max_observed_age)]))
+	f := lib.finding("unstable/stale-observation", c, sprintf("%s removes members but the observed state of %s is %s old (taken %s); the limit is %s", [c.id, lib.group_name(c), lib.human_duration(age), t, lib.human_duration(lib.max_observed_age)]))
 }
 
 taken_at(t) := t if t != null

@@ -19,8 +19,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check Terraform plans against observed live state
+    /// Check Terraform plans and Kubernetes manifests against observed live state
     Check(CheckArgs),
+    /// Check the Kubernetes manifests changed between two git revisions (or staged)
+    Diff(DiffArgs),
     /// List the built-in rules
     Rules(RulesArgs),
     /// Explain one rule: what it catches, why, an example and the fix
@@ -33,6 +35,58 @@ pub enum Command {
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// Run the `test_*` rules and `cases/` fixtures of policies (`opa test` semantics)
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Policy files, directories or bundles to test (default: the built-in policies and --policy)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// More policies to load and test: file, directory or OPA bundle (repeatable)
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<String>,
+
+    /// Configuration passed as data.quorate.config (default: ./quorate.yaml if present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+
+    /// conftest namespace: its policies see each input document of a fixture (repeatable)
+    #[arg(long = "namespace", value_name = "NS", default_value = "main")]
+    pub namespaces: Vec<String>,
+
+    /// Every package outside `quorate.` is a conftest namespace
+    #[arg(long)]
+    pub all_namespaces: bool,
+
+    /// Only tests whose name matches this regular expression (e.g. `data.main.test_.*`)
+    #[arg(long, value_name = "REGEX")]
+    pub run: Option<String>,
+
+    /// Print every test, passed or not, with its print() output
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value = "human")]
+    pub format: TestFormat,
+
+    /// Write the results to FILE instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Time limit for each test (e.g. 10s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TestFormat {
+    Human,
+    Json,
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -82,10 +136,40 @@ pub enum RulesFormat {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Plans, directories or `-` (stdin); documents are recognized by content
+    /// Plans, manifests, directories or `-` (stdin); documents are recognized by content
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
 
+    #[command(flatten)]
+    pub eval: EvalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// `BASE [HEAD]`, `BASE..HEAD` or `BASE...HEAD` (from their merge base). Default: from the
+    /// merge base with the default branch (or the pull request's base with --github) to HEAD
+    #[arg(value_name = "REV")]
+    pub revisions: Vec<String>,
+
+    /// Compare the index with HEAD: what `git commit` would record (for pre-commit)
+    #[arg(long)]
+    pub staged: bool,
+
+    /// Repository to read (any directory inside it)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: String,
+
+    /// Terraform plan JSON to check together with the manifests (repeatable)
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plans: Vec<String>,
+
+    #[command(flatten)]
+    pub eval: EvalArgs,
+}
+
+/// Flags shared by `check` and `diff`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
     /// Observed live state: AWS CLI / Elasticsearch output or a quorate Observed file.
     /// `GROUP=PATH` names the group for files that do not (e.g. `_cat/nodes`)
     #[arg(long, value_name = "[GROUP=]PATH")]
@@ -95,9 +179,18 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
 
-    /// Extra Rego policy file or directory (repeatable)
-    #[arg(long = "policy", value_name = "DIR")]
+    /// Extra Rego policy: file, directory or OPA bundle (.tar.gz) (repeatable)
+    #[arg(long = "policy", value_name = "PATH")]
     pub policies: Vec<String>,
+
+    /// conftest namespace: its policies see each input document as `input` (repeatable;
+    /// `*` matches any characters)
+    #[arg(long = "namespace", value_name = "NS", default_value = "main")]
+    pub namespaces: Vec<String>,
+
+    /// Every package outside `quorate.` is a conftest namespace
+    #[arg(long)]
+    pub all_namespaces: bool,
 
     /// Do not load the built-in policies
     #[arg(long)]
@@ -135,7 +228,22 @@ pub struct CheckArgs {
     #[arg(long)]
     pub emit_input: bool,
 
+    /// Print the data document policies see (`data.quorate.config`, bundle data) instead of
+    /// evaluating
+    #[arg(long, conflicts_with = "emit_input")]
+    pub emit_data: bool,
+
     /// Colors in the human report
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+
+    /// Run as a GitHub Actions step: annotations on stdout, a Markdown summary in
+    /// $GITHUB_STEP_SUMMARY, counts in $GITHUB_OUTPUT; `diff` takes the pull request's base
+    /// and head from $GITHUB_EVENT_PATH
+    #[arg(long)]
+    pub github: bool,
+
+    /// Also write a SARIF report to FILE (for code scanning)
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
 }

@@ -111,6 +111,12 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
             }
         }
     }
+    // PDBs in the changed files declare quorum for the workloads they select, changed or not.
+    for side in new.values() {
+        if let Some(p) = kubernetes::pdb(&side.value) {
+            inputs.add_pdb(p);
+        }
+    }
     // Objects in unchanged files are not in the diff: a move shows both sides.
     let keys: Vec<Key> = old.keys().chain(new.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     for k in keys {
@@ -124,11 +130,6 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
             Some(s) => s,
             None => continue,
         };
-        if side.r.kind == "PodDisruptionBudget" {
-            if let Some(p) = after.and_then(|a| kubernetes::pdb(&a.value)) {
-                inputs.add_pdb(p);
-            }
-        }
         let change = kubernetes::change(&side.r, side.source.clone(), before.map(|b| &b.value), after.map(|a| &a.value));
         if let Some(live) = inputs.live.get(&change.id) {
             if let Some(d) = sources::live_drift(&change, &side.r, before.map(|b| &b.value), live, &side.source) {

@@ -7,16 +7,20 @@
     clippy::indexing_slicing
 )]
 
+pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod conftest;
 pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod git;
+pub mod github;
 pub mod model;
 pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod sources;
+pub mod testing;
 pub mod text;

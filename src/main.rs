@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::Parser;
 use quorate::check::{self, CheckOptions};
 use quorate::cli::{
+    DiffArgs, EvalArgs, TestArgs, TestFormat,
     CheckArgs, Cli, ColorChoice, Command, FailOn, OutputFormat, RulesFormat, SchemaKind,
 };
 use quorate::error::Error;
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => run_check(args),
+        Command::Diff(args) => run_diff(args),
+        Command::Test(args) => run_test(args),
         Command::Rules(args) => quorate::rules::list(
             args.format == RulesFormat::Json,
             args.format == RulesFormat::Markdown,
@@ -77,70 +80,157 @@ fn print_error(e: &Error) {
     let _ = write!(std::io::stderr(), "{s}");
 }
 
-fn run_check(args: CheckArgs) -> Result<u8, Error> {
-    let timeout = quorate::config::parse_duration_ms(&args.timeout)
+fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Error> {
+    let timeout = quorate::config::parse_duration_ms(&eval.timeout)
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "--timeout `{}` is not a duration (e.g. 10s)",
-                args.timeout
-            ))
-        })?;
-    let opts = CheckOptions {
-        paths: args.paths,
-        observed: args.observed,
-        config: args.config,
-        policies: args.policies,
-        builtin: !args.no_builtin,
-        now: args.now,
-        observed_at: args.observed_at,
-        max_input_bytes: args.max_input_bytes,
+        .ok_or_else(|| Error::usage(format!("--timeout `{}` is not a duration (e.g. 10s)", eval.timeout)))?;
+    Ok(CheckOptions {
+        paths,
+        observed: eval.observed.clone(),
+        config: eval.config.clone(),
+        policies: eval.policies.clone(),
+        builtin: !eval.no_builtin,
+        now: eval.now.clone(),
+        observed_at: eval.observed_at.clone(),
+        max_input_bytes: eval.max_input_bytes,
         timeout,
-    };
-    if args.emit_input {
+        namespaces: eval.namespaces.clone(),
+        all_namespaces: eval.all_namespaces,
+    })
+}
+
+fn emit_data(opts: &CheckOptions) -> Result<u8, Error> {
+    let json = serde_json::to_string_pretty(&check::data_document(opts)?)
+        .map_err(|e| Error::usage(format!("data does not serialize: {e}")))?;
+    print(&(json + "\n"))
+}
+
+fn emit_input(set: &quorate::model::ChangeSet) -> Result<u8, Error> {
+    let json = serde_json::to_string_pretty(set)
+        .map_err(|e| Error::usage(format!("model does not serialize: {e}")))?;
+    print(&(json + "\n"))
+}
+
+fn run_check(args: CheckArgs) -> Result<u8, Error> {
+    let opts = check_options(args.paths, &args.eval)?;
+    if args.eval.emit_data {
+        return emit_data(&opts);
+    }
+    if args.eval.emit_input {
         let (set, _, _) = check::build_input(&opts)?;
-        let json = serde_json::to_string_pretty(&set)
-            .map_err(|e| Error::usage(format!("model does not serialize: {e}")))?;
-        return print(&(json + "\n"));
+        return emit_input(&set);
     }
     let report = check::check(&opts)?;
-    let format = match args.format {
-        OutputFormat::Human => Format::Human,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Junit => Format::Junit,
-        OutputFormat::Github => Format::Github,
-        OutputFormat::Markdown => Format::Markdown,
+    finish(&report, &args.eval)
+}
+
+fn run_diff(args: DiffArgs) -> Result<u8, Error> {
+    let mut revisions = args.revisions;
+    if args.eval.github && revisions.is_empty() && !args.staged {
+        if let Some((base, head)) = quorate::github::pull_request_range()? {
+            revisions = vec![base, head];
+        }
+    }
+    let opts = quorate::diff::DiffOptions {
+        check: check_options(args.plans, &args.eval)?,
+        revisions,
+        staged: args.staged,
+        repo: args.repo,
+        base_ref: std::env::var("GITHUB_BASE_REF").ok(),
     };
-    let color = match args.color {
+    let (set, inputs, config) = quorate::diff::build_input(&opts)?;
+    if args.eval.emit_input {
+        return emit_input(&set);
+    }
+    if args.eval.emit_data {
+        return emit_data(&opts.check);
+    }
+    let policies = check::load_policies(&opts.check, &config)?;
+    let report = check::evaluate(&set, &inputs, &config, &policies)?;
+    finish(&report, &args.eval)
+}
+
+/// Renders the report where asked, publishes to GitHub when asked, and picks the exit code.
+fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error> {
+    let format = if eval.github && eval.format == OutputFormat::Human {
+        Format::Github
+    } else {
+        match eval.format {
+            OutputFormat::Human => Format::Human,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+            OutputFormat::Junit => Format::Junit,
+            OutputFormat::Github => Format::Github,
+            OutputFormat::Markdown => Format::Markdown,
+        }
+    };
+    let color = match eval.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            args.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none()
+            eval.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let mut buf = Vec::new();
-    report::render(&report, format, color, &mut buf)
-        .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
-    match &args.output {
-        Some(path) => std::fs::write(path, &buf).map_err(|e| {
-            Error::file(
-                quorate::error::Stage::Output,
-                path.display().to_string(),
-                format!("cannot write: {e}"),
-            )
-        })?,
+    let write = |path: &std::path::Path, format: Format| -> Result<(), Error> {
+        let mut buf = Vec::new();
+        report::render(report, format, false, &mut buf)
+            .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
+        std::fs::write(path, &buf).map_err(|e| {
+            Error::file(quorate::error::Stage::Output, path.display().to_string(), format!("cannot write: {e}"))
+        })
+    };
+    if let Some(path) = &eval.sarif {
+        write(path, Format::Sarif)?;
+    }
+    match &eval.output {
+        Some(path) => write(path, format)?,
         None => {
+            let mut buf = Vec::new();
+            report::render(report, format, color, &mut buf)
+                .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
             print(&String::from_utf8_lossy(&buf))?;
         }
     }
-    let failing = match args.fail_on {
+    if eval.github {
+        quorate::github::publish(report, eval.sarif.as_deref())?;
+    }
+    let failing = match eval.fail_on {
         FailOn::Deny => report.count(Severity::Deny),
         FailOn::Warn => report.count(Severity::Warn),
         FailOn::Never => 0,
     };
     Ok(u8::from(failing > 0))
+}
+
+fn run_test(args: TestArgs) -> Result<u8, Error> {
+    let timeout = quorate::config::parse_duration_ms(&args.timeout)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| Error::usage(format!("--timeout `{}` is not a duration (e.g. 10s)", args.timeout)))?;
+    let opts = quorate::testing::TestOptions {
+        paths: args.paths,
+        policies: args.policies,
+        config: args.config,
+        namespaces: args.namespaces,
+        all_namespaces: args.all_namespaces,
+        run: args.run,
+        timeout,
+        ..quorate::testing::TestOptions::default()
+    };
+    let report = quorate::testing::run(&opts)?;
+    let text = match args.format {
+        TestFormat::Human => quorate::testing::render_human(&report, args.verbose),
+        TestFormat::Json => quorate::testing::render_json(&report),
+        TestFormat::Junit => quorate::testing::render_junit(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| {
+            Error::file(quorate::error::Stage::Output, path.display().to_string(), format!("cannot write: {e}"))
+        })?,
+        None => {
+            print(&text)?;
+        }
+    }
+    Ok(u8::from(!report.ok()))
 }
