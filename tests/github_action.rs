@@ -1,0 +1,146 @@
+//! The GitHub Action: `action.yml` validates against SchemaStore's github-action schema, and its
+//! steps run in a simulated GitHub environment (a real pull_request event payload, temp files
+//! for the summary and outputs) over a real scratch repository.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn action() -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    let src = quorate::text::SourceText::new("action.yml", text);
+    quorate::text::parse_yaml(&src, quorate::error::Stage::Input).unwrap().remove(0).value
+}
+
+#[test]
+fn action_yml_is_valid_against_the_schemastore_schema() {
+    let schema_path = corpus().join("SchemaStore__schemastore/src/schemas/json/github-action.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc = action();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The validator does reject a broken action (SchemaStore's own negative test).
+    let bad: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(corpus().join("SchemaStore__schemastore/src/negative_test/github-action/missing_items_in_run.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(!validator.is_valid(&bad));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn etcd(replicas: u32) -> String {
+    format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: etcd\n  namespace: platform\nspec:\n  replicas: {replicas}\n  template:\n    spec:\n      containers:\n        - name: etcd\n          image: quay.io/coreos/etcd:v3.5.17\n")
+}
+
+/// Replaces `${{ inputs.NAME }}` the way the runner does.
+fn expand(text: &str, inputs: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (k, v) in inputs {
+        out = out.replace(&format!("${{{{ inputs.{k} }}}}"), v);
+    }
+    out
+}
+
+#[test]
+fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
+    // A repository with a PR branch that scales etcd 5 -> 2.
+    let repo = tempfile::tempdir().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    std::fs::create_dir_all(d.join("k8s")).unwrap();
+    std::fs::write(d.join("k8s/etcd.yaml"), etcd(5)).unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-qm", "base"]);
+    let base = git(d, &["rev-parse", "HEAD"]);
+    git(d, &["checkout", "-qb", "scale-down"]);
+    std::fs::write(d.join("k8s/etcd.yaml"), etcd(2)).unwrap();
+    git(d, &["commit", "-qam", "scale etcd to 2"]);
+    let head = git(d, &["rev-parse", "HEAD"]);
+
+    // The runner's files and a real pull_request event payload (trimmed to what it always has).
+    let gh = tempfile::tempdir().unwrap();
+    let event = gh.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({
+            "action": "synchronize", "number": 7,
+            "pull_request": {"number": 7, "state": "open", "title": "Scale etcd down",
+                "base": {"ref": "main", "sha": base, "repo": {"full_name": "acme/platform"}},
+                "head": {"ref": "scale-down", "sha": head, "repo": {"full_name": "acme/platform"}}},
+            "repository": {"full_name": "acme/platform", "default_branch": "main"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let summary = gh.path().join("summary.md");
+    let output = gh.path().join("output.txt");
+    let sarif = gh.path().join("quorate.sarif");
+
+    let action = action();
+    let mut inputs: BTreeMap<String, String> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    inputs.insert("sarif".into(), sarif.display().to_string());
+    let bin_dir = Path::new(bin()).parent().unwrap().display().to_string();
+    let mut outputs = String::new();
+    let mut stdout_all = String::new();
+    let mut last_status = None;
+    for step in action["runs"]["steps"].as_array().unwrap() {
+        let script = expand(step["run"].as_str().unwrap(), &inputs);
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(&script).current_dir(d);
+        for (k, v) in step["env"].as_object().into_iter().flatten() {
+            cmd.env(k, expand(v.as_str().unwrap(), &inputs));
+        }
+        let out = cmd
+            .env("PATH", format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()))
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_BASE_REF", "main")
+            .env("GITHUB_HEAD_REF", "scale-down")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_ACTION_PATH", root())
+            .env("RUNNER_TEMP", gh.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        stdout_all.push_str(&String::from_utf8_lossy(&out.stdout));
+        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+        last_status = out.status.code();
+    }
+    assert_eq!(last_status, Some(1), "the step fails on a deny finding\n{stdout_all}\n{outputs}");
+    let annotations: Vec<&str> = stdout_all.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert!(
+        annotations.iter().any(|l| l.starts_with("::error file=k8s/etcd.yaml,line=7,") && l.contains("quorum/multiple-voters-at-once")),
+        "annotation on the changed line:\n{stdout_all}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("quorum/multiple-voters-at-once") && summary.contains('|'), "{summary}");
+    let outputs_file = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs_file.contains("deny=1\nwarn=1\n"), "multiple-voters-at-once (deny) and unverified-health (warn): {outputs_file}");
+    assert!(outputs_file.contains(&format!("sarif={}\n", sarif.display())), "{outputs_file}");
+    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "k8s/etcd.yaml");
+}
