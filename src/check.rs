@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::engine::{PolicySet, RawFinding};
+use crate::engine::{PolicyOptions, PolicySet, RawFinding};
 use crate::error::{Error, Result};
 use crate::model::{ChangeSet, Finding, Location, Mode, Report, Summary, WaiverNote, API_VERSION};
 use crate::sources::{Inputs, LoadOptions};
@@ -24,6 +24,10 @@ pub struct CheckOptions {
     pub observed_at: Option<String>,
     pub max_input_bytes: u64,
     pub timeout: Duration,
+    /// conftest namespaces whose policies see each input document (default `main`).
+    pub namespaces: Vec<String>,
+    /// Every package outside `quorate.` is a conftest namespace.
+    pub all_namespaces: bool,
 }
 
 impl Default for CheckOptions {
@@ -38,6 +42,8 @@ impl Default for CheckOptions {
             observed_at: None,
             max_input_bytes: text::DEFAULT_MAX_INPUT_BYTES,
             timeout: crate::engine::DEFAULT_TIMEOUT,
+            namespaces: vec!["main".into()],
+            all_namespaces: false,
         }
     }
 }
@@ -55,13 +61,39 @@ pub fn parse_now(now: Option<&str>) -> Result<DateTime<Utc>> {
 
 /// Reads every input and builds the Rego input, without evaluating.
 pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
+    validate_options(opts)?;
+    let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
+    build_input_with(opts, config, false)
+}
+
+/// Loads the built-in and `--policy` policies with the config as `data.quorate.config`.
+pub fn load_policies(opts: &CheckOptions, config: &Config) -> Result<PolicySet> {
+    let popts = PolicyOptions {
+        builtin: opts.builtin,
+        builtin_tests: false,
+        paths: opts.policies.clone(),
+        namespaces: opts.namespaces.clone(),
+        all_namespaces: opts.all_namespaces,
+        timeout: opts.timeout,
+    };
+    PolicySet::load_with(&popts, config.data())
+}
+
+/// The data document policies see (`data.quorate.config` plus bundle data), for debugging a
+/// policy with another Rego tool: `quorate check --emit-data`.
+pub fn data_document(opts: &CheckOptions) -> Result<Value> {
+    let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
+    Ok(load_policies(opts, &config)?.data)
+}
+
+fn validate_options(opts: &CheckOptions) -> Result<()> {
     if opts.paths.is_empty() {
         return Err(Error::usage(
             "nothing to check: give a Terraform plan (terraform show -json) or a directory",
         )
         .with_help("quorate check plan.json --observed asg.json"));
     }
-    let now = parse_now(opts.now.as_deref())?;
+    parse_now(opts.now.as_deref())?;
     if let Some(t) = &opts.observed_at {
         if crate::sources::parse_time(t).is_none() {
             return Err(Error::usage(format!(
@@ -69,13 +101,25 @@ pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
             )));
         }
     }
-    let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
+    Ok(())
+}
+
+/// Builds the Rego input with a loaded config; `keep_documents` keeps every document for
+/// conftest-style policies (and accepts documents quorate does not read).
+pub fn build_input_with(
+    opts: &CheckOptions,
+    config: Config,
+    keep_documents: bool,
+) -> Result<(ChangeSet, Inputs, Config)> {
+    validate_options(opts)?;
+    let now = parse_now(opts.now.as_deref())?;
     let load = LoadOptions {
         max_input_bytes: opts.max_input_bytes,
         observed_at: opts.observed_at.clone(),
         now,
     };
     let mut inputs = Inputs::default();
+    inputs.keep_documents = keep_documents;
     inputs.load_changes(&opts.paths, &load)?;
     inputs.load_observed(&opts.observed, &load)?;
     inputs.finish(&config);
@@ -92,8 +136,10 @@ pub fn build_input(opts: &CheckOptions) -> Result<(ChangeSet, Inputs, Config)> {
 }
 
 pub fn check(opts: &CheckOptions) -> Result<Report> {
-    let (set, inputs, config) = build_input(opts)?;
-    let policies = PolicySet::load(opts.builtin, &opts.policies, config.data(), opts.timeout)?;
+    validate_options(opts)?;
+    let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
+    let policies = load_policies(opts, &config)?;
+    let (set, inputs, config) = build_input_with(opts, config, policies.has_conftest())?;
     evaluate(&set, &inputs, &config, &policies)
 }
 
@@ -109,6 +155,8 @@ pub fn evaluate(
     let raw = policies.evaluate(&json)?;
     let now = parse_now(Some(&set.now))?;
     let mut findings = locate(set, inputs, raw);
+    let (conftest_found, conftest_exempted) = crate::conftest::findings(policies, inputs)?;
+    findings.extend(conftest_found);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -122,6 +170,8 @@ pub fn evaluate(
         ..Report::default()
     };
     report.notices.extend(inputs.notices.iter().cloned());
+    report.notices.extend(policies.notices.iter().cloned());
+    report.waived.extend(conftest_exempted);
     for f in findings {
         let waiver = config
             .waivers

@@ -180,7 +180,7 @@ pub struct EvalArgs {
     pub config: Option<String>,
 
     /// Extra Rego policy: file, directory or OPA bundle (.tar.gz) (repeatable)
-    #[arg(long = "policy", value_name = "PATH")]
+    #[arg(long = "policy", short = 'p', value_name = "PATH")]
     pub policies: Vec<String>,
 
     /// conftest namespace: its policies see each input document as `input` (repeatable;

@@ -1,6 +1,7 @@
-//! The only user of regorus: loads the built-in and user policies once, evaluates them with a
-//! time limit, and turns their `deny` / `warn` results into raw findings. Also reads rule docs
-//! from the policies' METADATA annotations and runs `test_*` rules.
+//! The only user of regorus: loads the built-in and user policies (files, directories, OPA
+//! bundles; Rego v1, or v0 when a file is not v1) once, evaluates them with a time limit over
+//! the change set (`quorate.*` packages) or per input document (conftest namespaces), reads
+//! rule docs from METADATA annotations, and runs `test_*` rules.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -51,13 +52,6 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The rule sets whose results are findings, with the severity they carry.
-const SETS: &[(&str, Severity)] = &[
-    ("deny", Severity::Deny),
-    ("violation", Severity::Deny),
-    ("warn", Severity::Warn),
-];
-
 /// One result of one policy, before locations are resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFinding {
@@ -71,21 +65,112 @@ pub struct RawFinding {
     pub attribute: Option<String>,
 }
 
+/// Which policies to load, and which packages are conftest namespaces.
 #[derive(Debug, Clone)]
-pub struct TestResult {
+pub struct PolicyOptions {
+    /// Load the built-in policies (`policies/*.rego`, embedded).
+    pub builtin: bool,
+    /// Also load the built-in `*_test.rego` files (`quorate test` without paths).
+    pub builtin_tests: bool,
+    /// `--policy` arguments: `.rego` files, directories, OPA bundles (`.tar.gz`).
+    pub paths: Vec<String>,
+    /// conftest namespaces (`--namespace`, `*` matches any run of characters).
+    pub namespaces: Vec<String>,
+    /// Every package not under `quorate.` is a conftest namespace.
+    pub all_namespaces: bool,
+    pub timeout: Duration,
+}
+
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        PolicyOptions {
+            builtin: true,
+            builtin_tests: false,
+            paths: Vec::new(),
+            namespaces: vec!["main".into()],
+            all_namespaces: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// One loaded Rego module, as the test runner and the fixture cases see it.
+#[derive(Debug, Clone)]
+pub struct ModuleInfo {
+    pub path: String,
+    pub package: String,
+    pub builtin: bool,
+    /// Parsed as Rego v0 (no `if` / `contains`), because Rego v1 did not parse.
+    pub rego_v0: bool,
+    /// Rule names (first component of each head) with the line of their first definition.
+    pub rules: Vec<(String, usize, RuleKind)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A complete or partial rule (value, set or object).
+    Value,
+    /// A function (has arguments).
+    Function,
+}
+
+/// A conftest rule collected per input document: `data.<namespace>.<rule>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConftestRule {
+    pub namespace: String,
+    pub rule: String,
+}
+
+/// What the conftest rules said about one document, before interpretation: the value of each
+/// rule (absent when undefined) and each namespace's `exception` value.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentResults {
+    pub rules: Vec<(ConftestRule, Option<Value>)>,
+    pub exceptions: BTreeMap<String, Value>,
+}
+
+/// A `test_*` rule: passes when it evaluates to `true` (OPA `opa test` semantics).
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub package: String,
     pub name: String,
     pub file: String,
-    pub passed: bool,
-    pub error: Option<String>,
+    pub line: usize,
+    /// `todo_test_*`: reported as skipped, like OPA.
+    pub todo: bool,
+}
+
+impl TestCase {
+    pub fn full_name(&self) -> String {
+        format!("data.{}.{}", self.package, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestOutcome {
+    Pass,
+    /// The rule is false or undefined (or some other value than `true`).
+    Fail,
+    /// Evaluation failed (a builtin error, a conflict, the time limit).
+    Error(String),
 }
 
 /// Policies loaded and checked once; cloned per evaluation (cheap: shared modules).
 #[derive(Clone)]
 pub struct PolicySet {
     engine: Engine,
-    /// (package path, set name, severity) to collect.
+    /// (package path, set name, severity) to collect over the change set.
     entries: Vec<(String, String, Severity)>,
+    /// conftest rules, evaluated once per input document.
+    conftest: Vec<ConftestRule>,
+    /// conftest namespaces that declare `exception`.
+    exception_namespaces: Vec<String>,
     pub rules: Vec<RuleDoc>,
+    pub modules: Vec<ModuleInfo>,
+    /// Things the user should know about their policies (e.g. rules no one evaluates).
+    pub notices: Vec<String>,
+    /// The data document policies see: `quorate.config` plus bundle data.
+    pub data: Value,
     sources: BTreeMap<String, SourceText>,
     timeout: Duration,
 }
@@ -94,91 +179,322 @@ fn is_test_file(path: &str) -> bool {
     path.ends_with("_test.rego")
 }
 
+/// Packages under `quorate.` see the normalized change set; the others are conftest-style.
+pub fn is_quorate_package(package: &str) -> bool {
+    package == "quorate" || package.starts_with("quorate.")
+}
+
+/// conftest's failure rules: `deny`, `violation`, `deny_<name>`, `violation_<name>`.
+pub fn rule_severity(name: &str) -> Option<Severity> {
+    let suffix_ok = |rest: &str| {
+        rest.is_empty()
+            || rest.strip_prefix('_').is_some_and(|r| {
+                !r.is_empty()
+                    && r.split('_')
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            })
+    };
+    for (prefix, sev) in [
+        ("deny", Severity::Deny),
+        ("violation", Severity::Deny),
+        ("warn", Severity::Warn),
+    ] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            if suffix_ok(rest) {
+                return Some(sev);
+            }
+        }
+    }
+    None
+}
+
+/// `--namespace` matching: literal, or a glob where `*` matches any characters.
+pub fn namespace_matches(pattern: &str, package: &str) -> bool {
+    fn glob(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, s.get(i..).unwrap_or_default())),
+            Some((c, rest)) => s
+                .split_first()
+                .is_some_and(|(d, srest)| c == d && glob(rest, srest)),
+        }
+    }
+    glob(pattern.as_bytes(), package.as_bytes())
+}
+
+/// A policy file to load, with how to parse it.
+struct PolicyFile {
+    src: SourceText,
+    builtin: bool,
+    /// Rego v1 only (built-ins), v0 only (bundle manifest says so), or v1 then v0.
+    version: Version,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V0,
+    Auto,
+}
+
+fn package_of(text: &str) -> Option<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .find_map(|l| l.strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+}
+
 impl PolicySet {
     /// Loads the built-in policies (unless `builtin` is false), user policy files or
     /// directories, and `data.quorate.config`.
     pub fn load(builtin: bool, user: &[String], config: Value, timeout: Duration) -> Result<Self> {
+        let opts = PolicyOptions {
+            builtin,
+            builtin_tests: builtin,
+            paths: user.to_vec(),
+            timeout,
+            ..PolicyOptions::default()
+        };
+        Self::load_with(&opts, config)
+    }
+
+    /// Loads policies as `opts` says, with `config` as `data.quorate.config`.
+    pub fn load_with(opts: &PolicyOptions, config: Value) -> Result<Self> {
         let mut engine = Engine::new();
         let mut set = PolicySet {
             engine: Engine::new(),
             entries: Vec::new(),
+            conftest: Vec::new(),
+            exception_namespaces: Vec::new(),
             rules: Vec::new(),
+            modules: Vec::new(),
+            notices: Vec::new(),
+            data: Value::Null,
             sources: BTreeMap::new(),
-            timeout,
+            timeout: opts.timeout,
         };
-        let mut files: Vec<SourceText> = Vec::new();
-        if builtin {
-            files.extend(BUILTIN.iter().map(|(p, t)| SourceText::new(*p, *t)));
-        }
-        for dir in user {
-            files.extend(read_policies(dir)?);
-        }
-        for src in &files {
-            let package = engine
-                .add_policy(src.path.clone(), src.text.to_string())
-                .map_err(|e| policy_error(&e, src))?;
-            let package = package.trim_start_matches("data.").to_string();
-            if !is_test_file(&src.path) {
-                for (name, sev) in SETS {
-                    let declared = engine
-                        .has_declared_rule_rooted_at(&src.path, name)
-                        .unwrap_or(false);
-                    let entry = (package.clone(), (*name).to_string(), *sev);
-                    if declared && !set.entries.contains(&entry) {
-                        set.entries.push(entry);
-                    }
-                }
-                set.rules.extend(rule_docs(src)?);
+        let mut user: Vec<PolicyFile> = Vec::new();
+        let mut bundles = Vec::new();
+        for path in &opts.paths {
+            if crate::bundle::is_bundle(path) {
+                let b = crate::bundle::read(path)?;
+                let version = if b.rego_v0 {
+                    Version::V0
+                } else {
+                    Version::Auto
+                };
+                user.extend(b.policies.iter().map(|src| PolicyFile {
+                    src: src.clone(),
+                    builtin: false,
+                    version,
+                }));
+                bundles.push(b);
+            } else {
+                user.extend(read_policies(path)?.into_iter().map(|src| PolicyFile {
+                    src,
+                    builtin: false,
+                    version: Version::Auto,
+                }));
             }
-            set.sources.insert(src.path.clone(), src.clone());
         }
-        let data =
-            RValue::from_json_str(&serde_json::json!({"quorate": {"config": config}}).to_string())
-                .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
+        let mut files: Vec<PolicyFile> = Vec::new();
+        if opts.builtin {
+            // A user file declaring a built-in package replaces that built-in file (e.g.
+            // `quorate test policies/` in this repository, or a patched copy).
+            let overridden: Vec<String> = user
+                .iter()
+                .filter_map(|f| package_of(&f.src.text))
+                .collect();
+            files.extend(
+                BUILTIN
+                    .iter()
+                    .filter(|(p, _)| opts.builtin_tests || !is_test_file(p))
+                    .filter(|(_, t)| package_of(t).is_none_or(|p| !overridden.contains(&p)))
+                    .map(|(p, t)| PolicyFile {
+                        src: SourceText::new(*p, *t),
+                        builtin: true,
+                        version: Version::V1,
+                    }),
+            );
+        }
+        files.extend(user);
+        let mut v0_files = Vec::new();
+        for f in &files {
+            if set.sources.contains_key(&f.src.path) {
+                continue; // the same file given twice
+            }
+            if add_module(&mut engine, f)? {
+                v0_files.push(f.src.path.clone());
+            }
+            set.sources.insert(f.src.path.clone(), f.src.clone());
+        }
+        set.modules = module_infos(&mut engine, &files, &v0_files);
+        for b in &bundles {
+            let prefix = format!("{}!/", b.path);
+            let packages: Vec<(String, String)> = set
+                .modules
+                .iter()
+                .filter(|m| m.path.starts_with(&prefix))
+                .map(|m| (m.path.clone(), m.package.clone()))
+                .collect();
+            crate::bundle::check_roots(b, &packages)?;
+        }
+        set.classify(opts, &files)?;
+
+        let mut data = serde_json::json!({"quorate": {"config": config}});
+        for b in &bundles {
+            crate::bundle::merge(&mut data, crate::bundle::data_document(b));
+        }
+        let rdata = RValue::from_json_str(&data.to_string())
+            .map_err(|e| Error::usage(format!("data cannot be passed to policies: {e}")))?;
         engine
-            .add_data(data)
-            .map_err(|e| Error::usage(format!("config cannot be passed to policies: {e}")))?;
+            .add_data(rdata)
+            .map_err(|e| Error::usage(format!("data cannot be passed to policies: {e}")))?;
+        set.data = data;
         // Reading the clock every step costs ~12% of evaluation; every 1,000 steps is plenty.
         engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: timeout,
+            limit: opts.timeout,
             check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
         });
-        // Compile the aggregate entry point now, so a broken policy fails before any input.
-        let entry = set.entry_module();
+        engine.set_gather_prints(true);
+        // Compile the aggregate entry points now, so a broken policy fails before any input.
         engine
-            .add_policy("<quorate-entry>".into(), entry)
+            .add_policy("<quorate-entry>".into(), set.entry_module())
+            .map_err(|e| Error::usage(format!("internal entry point does not compile: {e}")))?;
+        engine
+            .add_policy("<quorate-conftest>".into(), set.conftest_module())
             .map_err(|e| Error::usage(format!("internal entry point does not compile: {e}")))?;
         engine.set_input(RValue::new_object());
-        if let Err(e) = engine.eval_rule("data.quorate_entry.sets".into()) {
-            // Evaluation on an empty input is allowed to fail at run time (missing fields);
-            // only compile errors, which carry a position, are fatal here.
-            let msg = e.to_string();
-            if let Some(err) = set.located_error(&msg) {
-                if msg.contains("error:") && !msg.contains("undefined") {
-                    return Err(err);
+        for rule in ["data.quorate_entry.sets", "data.quorate_conftest.out"] {
+            if let Err(e) = engine.eval_rule(rule.into()) {
+                // Evaluation on an empty input is allowed to fail at run time (missing fields);
+                // only compile errors, which carry a position, are fatal here.
+                let msg = e.to_string();
+                if let Some(err) = set.located_error(&msg) {
+                    if msg.contains("error:") && !msg.contains("undefined") {
+                        return Err(err);
+                    }
                 }
             }
         }
+        let _ = engine.take_prints();
         set.engine = engine;
         set.rules.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(set)
     }
 
+    /// Sorts each package's rules into change-set entries, conftest rules or nothing.
+    fn classify(&mut self, opts: &PolicyOptions, files: &[PolicyFile]) -> Result<()> {
+        let conftest_ns = |pkg: &str| {
+            !is_quorate_package(pkg)
+                && (opts.all_namespaces
+                    || opts.namespaces.iter().any(|n| namespace_matches(n, pkg)))
+        };
+        for m in &self.modules {
+            let test_file = is_test_file(&m.path);
+            let findings_rules = m
+                .rules
+                .iter()
+                .filter(|(_, _, k)| *k == RuleKind::Value)
+                .filter_map(|(name, _, _)| Some((name, rule_severity(name)?)));
+            if is_quorate_package(&m.package) {
+                if test_file {
+                    continue;
+                }
+                for (name, sev) in findings_rules {
+                    let entry = (m.package.clone(), name.clone(), sev);
+                    if !self.entries.contains(&entry) {
+                        self.entries.push(entry);
+                    }
+                }
+            } else if conftest_ns(&m.package) {
+                for (name, _) in findings_rules {
+                    let r = ConftestRule {
+                        namespace: m.package.clone(),
+                        rule: name.clone(),
+                    };
+                    if !self.conftest.contains(&r) {
+                        self.conftest.push(r);
+                    }
+                }
+                if m.rules.iter().any(|(n, _, _)| n == "exception")
+                    && !self.exception_namespaces.contains(&m.package)
+                {
+                    self.exception_namespaces.push(m.package.clone());
+                }
+            } else if !test_file {
+                let names: Vec<&String> = findings_rules.map(|(n, _)| n).collect();
+                if !names.is_empty() {
+                    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+                    self.notices.push(format!(
+                        "{}: package {} declares {} but is neither under `quorate.` nor a conftest namespace (--namespace {}); its rules are not evaluated",
+                        m.path,
+                        m.package,
+                        names.join(", "),
+                        opts.namespaces.join(", ")
+                    ));
+                }
+            }
+        }
+        for f in files {
+            if !is_test_file(&f.src.path) {
+                self.rules.extend(rule_docs(&f.src)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// True when conftest-style policies are loaded: every input document is then evaluated
+    /// on its own, and documents quorate does not read are accepted.
+    pub fn has_conftest(&self) -> bool {
+        !self.conftest.is_empty()
+    }
+
+    pub fn conftest_rules(&self) -> &[ConftestRule] {
+        &self.conftest
+    }
+
     fn entry_module(&self) -> String {
         let mut s = String::from("package quorate_entry\n\nsets := [\n");
         for (pkg, name, _) in &self.entries {
-            let path = pkg
-                .split('.')
-                .map(|p| format!("[{}]", serde_json::Value::String(p.to_string())))
-                .collect::<String>();
-            s.push_str(&format!("  data{path}[\"{name}\"],\n"));
+            s.push_str(&format!("  {},\n", rule_ref(pkg, name)));
         }
         s.push_str("]\n");
         s
     }
 
+    /// `out.r[i]` is `[]` or `[value]` of the i-th conftest rule (a comprehension keeps an
+    /// undefined rule from making the whole result undefined); `out.e` the same for exceptions.
+    fn conftest_module(&self) -> String {
+        let mut s = String::from("package quorate_conftest\n\nout := {\"r\": [\n");
+        for r in &self.conftest {
+            s.push_str(&format!(
+                "  [x | x := {}],\n",
+                rule_ref(&r.namespace, &r.rule)
+            ));
+        }
+        s.push_str("], \"e\": [\n");
+        for ns in &self.exception_namespaces {
+            s.push_str(&format!("  [x | x := {}],\n", rule_ref(ns, "exception")));
+        }
+        s.push_str("]}\n");
+        s
+    }
+
     /// Evaluates every deny/warn/violation set against `input` (JSON text of the model).
     pub fn evaluate(&self, input_json: &str) -> Result<Vec<RawFinding>> {
+        Ok(self
+            .evaluate_tagged(input_json)?
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect())
+    }
+
+    /// Like [`evaluate`](Self::evaluate), with the package each finding came from.
+    pub fn evaluate_tagged(&self, input_json: &str) -> Result<Vec<(String, RawFinding)>> {
+        if self.entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut engine = self.engine.clone();
         let input = RValue::from_json_str(input_json)
             .map_err(|e| Error::usage(format!("input cannot be passed to policies: {e}")))?;
@@ -192,10 +508,45 @@ impl PolicySet {
         let mut out = Vec::new();
         for ((pkg, _, severity), results) in self.entries.iter().zip(sets) {
             for item in results.as_array().into_iter().flatten() {
-                out.push(raw_finding(pkg, *severity, item));
+                out.push((pkg.clone(), raw_finding(pkg, *severity, item)));
             }
         }
         Ok(out)
+    }
+
+    /// Evaluates the conftest rules with one raw document as `input`.
+    pub fn evaluate_document(&self, doc_json: &str) -> Result<DocumentResults> {
+        if self.conftest.is_empty() {
+            return Ok(DocumentResults::default());
+        }
+        let mut engine = self.engine.clone();
+        let input = RValue::from_json_str(doc_json)
+            .map_err(|e| Error::usage(format!("document cannot be passed to policies: {e}")))?;
+        engine.set_input(input);
+        let value = engine
+            .eval_rule("data.quorate_conftest.out".into())
+            .map_err(|e| self.eval_error(&e))?;
+        let _ = engine.take_prints();
+        let json: Value = serde_json::to_value(&value)
+            .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))?;
+        let first = |v: &Value| v.as_array().and_then(|a| a.first()).cloned();
+        let empty = Vec::new();
+        let rules = json.get("r").and_then(Value::as_array).unwrap_or(&empty);
+        let exceptions = json.get("e").and_then(Value::as_array).unwrap_or(&empty);
+        Ok(DocumentResults {
+            rules: self
+                .conftest
+                .iter()
+                .cloned()
+                .zip(rules.iter().map(first))
+                .collect(),
+            exceptions: self
+                .exception_namespaces
+                .iter()
+                .cloned()
+                .zip(exceptions.iter().filter_map(first))
+                .collect(),
+        })
     }
 
     fn eval_error(&self, e: &anyhow::Error) -> Error {
@@ -220,68 +571,229 @@ impl PolicySet {
     /// Maps regorus' `--> file:LINE:COL` onto our copy of the policy source.
     fn located_error(&self, msg: &str) -> Option<Error> {
         let (path, line, col) = parse_location(msg)?;
-        let first = msg
-            .lines()
-            .find(|l| l.contains("error"))
-            .unwrap_or(msg)
-            .trim()
-            .to_string();
+        let first = first_error_line(msg);
         Some(match self.sources.get(&path) {
             Some(src) => Error::at_line_col(Stage::Policy, src, line, col, first),
             None => Error::at_position(Stage::Policy, path, line, col, first),
         })
     }
 
-    /// Runs every `test_*` rule of the loaded test files.
-    pub fn run_tests(&self, filter: Option<&str>) -> Vec<TestResult> {
-        let mut out = Vec::new();
-        for (path, src) in &self.sources {
-            if !is_test_file(path) {
-                continue;
-            }
-            let Some(package) = src
-                .text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("package "))
-                .map(|p| p.trim().to_string())
-            else {
-                continue;
-            };
-            for name in test_names(&src.text) {
-                if filter.is_some_and(|f| !name.contains(f)) {
+    /// Every `test_*` rule (no arguments) of the loaded modules, in file order.
+    pub fn tests(&self) -> Vec<TestCase> {
+        let mut out: Vec<TestCase> = Vec::new();
+        for m in &self.modules {
+            for (name, line, kind) in &m.rules {
+                if *kind != RuleKind::Value {
                     continue;
                 }
-                let mut engine = self.engine.clone();
-                let r = engine.eval_rule(format!("data.{package}.{name}"));
-                let (passed, error) = match r {
-                    Ok(v) => (v == RValue::from(true), None),
-                    Err(e) => (false, Some(e.to_string())),
-                };
-                out.push(TestResult {
-                    name: format!("data.{package}.{name}"),
-                    file: path.clone(),
-                    passed,
-                    error,
+                let todo = name.starts_with("todo_test_");
+                if !(todo || name.starts_with("test_")) {
+                    continue;
+                }
+                if out
+                    .iter()
+                    .any(|t| t.package == m.package && &t.name == name)
+                {
+                    continue; // incremental definitions of one test
+                }
+                out.push(TestCase {
+                    package: m.package.clone(),
+                    name: name.clone(),
+                    file: m.path.clone(),
+                    line: *line,
+                    todo,
                 });
             }
         }
         out
     }
+
+    /// Runs one test rule; `print()` output is returned alongside.
+    pub fn run_test(&self, t: &TestCase) -> (TestOutcome, Vec<String>) {
+        let mut engine = self.engine.clone();
+        engine.set_input(RValue::Undefined);
+        let outcome = match engine.eval_rule(rule_ref(&t.package, &t.name)) {
+            Ok(v) if v == RValue::from(true) => TestOutcome::Pass,
+            Ok(_) => TestOutcome::Fail,
+            Err(e) => TestOutcome::Error(self.describe_error(&e)),
+        };
+        let prints = engine.take_prints().unwrap_or_default();
+        (outcome, prints)
+    }
+
+    /// `file:line:col: message` for an evaluation error.
+    fn describe_error(&self, e: &anyhow::Error) -> String {
+        let msg = e.to_string();
+        match parse_location(&msg) {
+            Some((path, line, col)) => format!("{path}:{line}:{col}: {}", first_error_line(&msg)),
+            None => msg.lines().next().unwrap_or_default().to_string(),
+        }
+    }
 }
 
-fn test_names(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = text
-        .lines()
-        .filter_map(|l| {
-            let name: String = l
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            (name.starts_with("test_")).then_some(name)
-        })
+/// `data["pkg"]["part"]["rule"]`: literal components, whatever characters they hold.
+fn rule_ref(package: &str, rule: &str) -> String {
+    let mut s = String::from("data");
+    for part in package.split('.').chain(std::iter::once(rule)) {
+        s.push_str(&format!("[{}]", Value::String(part.to_string())));
+    }
+    s
+}
+
+fn first_error_line(msg: &str) -> String {
+    msg.lines()
+        .find(|l| l.contains("error"))
+        .unwrap_or(msg)
+        .trim()
+        .to_string()
+}
+
+/// Adds one module; returns true if it was parsed as Rego v0.
+fn add_module(engine: &mut Engine, f: &PolicyFile) -> Result<bool> {
+    let path = f.src.path.clone();
+    let text = f.src.text.to_string();
+    if f.version == Version::V0 {
+        engine.set_rego_v0(true);
+        let r = engine.add_policy(path, text);
+        engine.set_rego_v0(false);
+        return r.map(|_| true).map_err(|e| policy_error(&e, &f.src));
+    }
+    let v1 = match engine.add_policy(path.clone(), text.clone()) {
+        Ok(_) => return Ok(false),
+        Err(e) => e,
+    };
+    if f.version == Version::V1 || uses_future_keywords(&f.src.text) {
+        return Err(policy_error(&v1, &f.src));
+    }
+    // Many conftest policies predate Rego v1 (`deny[msg] { ... }`): a file that is not v1
+    // is read as v0, as `opa` does with --v0-compatible. No file means different things in
+    // the two, so trying v1 first is safe.
+    engine.set_rego_v0(true);
+    let v0 = engine.add_policy(path, text);
+    engine.set_rego_v0(false);
+    match v0 {
+        Ok(_) => Ok(true),
+        Err(e0) => Err(policy_error(&v1, &f.src).with_help(format!(
+            "not Rego v0 either: {}",
+            first_error_line(&e0.to_string())
+        ))),
+    }
+}
+
+/// The file uses `if` / `contains` / `in` / `every` without importing them from
+/// `future.keywords`: written for Rego v1, so a v1 error is the one to report (and the v0
+/// parser would print a warning for each).
+fn uses_future_keywords(text: &str) -> bool {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = text.chars().peekable();
+    let flush = |w: &mut String, words: &mut Vec<String>| {
+        if !w.is_empty() {
+            words.push(std::mem::take(w));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                flush(&mut word, &mut words);
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                flush(&mut word, &mut words);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                flush(&mut word, &mut words);
+                for c in chars.by_ref() {
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '.' => word.push(c),
+            _ => flush(&mut word, &mut words),
+        }
+    }
+    flush(&mut word, &mut words);
+    if words
+        .iter()
+        .any(|w| w == "rego.v1" || w == "future.keywords")
+    {
+        return false;
+    }
+    ["if", "contains", "in", "every"].iter().any(|kw| {
+        words.iter().any(|w| w == kw)
+            && !words.iter().any(|w| w == &format!("future.keywords.{kw}"))
+    })
+}
+
+/// Package and rule names of every loaded module, from the parsed AST.
+fn module_infos(engine: &mut Engine, files: &[PolicyFile], v0: &[String]) -> Vec<ModuleInfo> {
+    use regorus::unstable::{Parser, Rule, RuleHead};
+    let builtin: BTreeMap<&str, bool> = files
+        .iter()
+        .map(|f| (f.src.path.as_str(), f.builtin))
         .collect();
-    names.dedup();
-    names
+    let mut out = Vec::new();
+    for module in engine.get_modules().iter() {
+        let path = module.package.span.source.get_path().clone();
+        let package = Parser::get_path_ref_components(&module.package.refr)
+            .map(|c| {
+                c.iter()
+                    .map(|s| s.text().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default();
+        let mut rules: Vec<(String, usize, RuleKind)> = Vec::new();
+        for rule in &module.policy {
+            let (refr, kind) = match rule.as_ref() {
+                Rule::Spec { head, .. } => match head {
+                    RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } => {
+                        (refr, RuleKind::Value)
+                    }
+                    RuleHead::Func { refr, .. } => (refr, RuleKind::Function),
+                },
+                Rule::Default { refr, args, .. } => (
+                    refr,
+                    if args.is_empty() {
+                        RuleKind::Value
+                    } else {
+                        RuleKind::Function
+                    },
+                ),
+            };
+            let Some(name) = Parser::get_path_ref_components(refr)
+                .ok()
+                .and_then(|c| c.first().map(|s| s.text().to_string()))
+            else {
+                continue;
+            };
+            if !rules.iter().any(|(n, _, _)| n == &name) {
+                rules.push((name, rule.span().line as usize, kind));
+            }
+        }
+        out.push(ModuleInfo {
+            builtin: builtin.get(path.as_str()).copied().unwrap_or(false),
+            rego_v0: v0.contains(&path),
+            path,
+            package,
+            rules,
+        });
+    }
+    out
 }
 
 fn parse_location(msg: &str) -> Option<(String, usize, usize)> {
@@ -298,13 +810,7 @@ fn policy_error(e: &anyhow::Error, src: &SourceText) -> Error {
     let msg = e.to_string();
     match parse_location(&msg) {
         Some((_, line, col)) => {
-            let first = msg
-                .lines()
-                .find(|l| l.contains("error"))
-                .unwrap_or(&msg)
-                .trim()
-                .to_string();
-            Error::at_line_col(Stage::Policy, src, line, col, first)
+            Error::at_line_col(Stage::Policy, src, line, col, first_error_line(&msg))
         }
         None => Error::file(Stage::Policy, &src.path, msg),
     }
@@ -324,6 +830,13 @@ fn read_policies(path: &str) -> Result<Vec<SourceText>> {
                 )
             })?;
             for entry in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+                let hidden = entry
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'));
+                if hidden {
+                    continue;
+                }
                 if entry.is_dir() {
                     stack.push(entry);
                 } else if entry.extension().and_then(|e| e.to_str()) == Some("rego") {
@@ -332,6 +845,13 @@ fn read_policies(path: &str) -> Result<Vec<SourceText>> {
             }
         }
         files.sort();
+        if files.is_empty() {
+            return Err(Error::file(
+                Stage::Policy,
+                path,
+                "no .rego files in this directory",
+            ));
+        }
     } else {
         files.push(p.to_path_buf());
     }

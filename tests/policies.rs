@@ -1,39 +1,38 @@
-//! Runs every `test_*` rule of the built-in policies (policies/*_test.rego) through the same
-//! engine `quorate check` uses, and checks the rule catalogue stays stable.
+//! Runs every `test_*` rule of the built-in policies (policies/*_test.rego) through the one
+//! test runner users have, `quorate test`, and checks the rule catalogue stays stable.
+
+mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use quorate::engine::{PolicySet, BUILTIN};
+use common::*;
+use quorate::engine::BUILTIN;
+
+/// `N passed, N failed` on the last line: what CI parses.
+fn counts(out: &str) -> (usize, usize) {
+    let last = out.lines().last().unwrap_or_default();
+    let (p, f) = last
+        .split_once(" passed, ")
+        .unwrap_or_else(|| panic!("last line is not `N passed, N failed`: {out}"));
+    let f = f.strip_suffix(" failed").unwrap();
+    (p.parse().unwrap(), f.parse().unwrap())
+}
 
 #[test]
-fn builtin_policy_tests_pass() {
-    let set = PolicySet::load(true, &[], serde_json::json!({}), Duration::from_secs(30)).unwrap();
-    let results = set.run_tests(None);
+fn builtin_policy_tests_pass_through_quorate_test() {
+    let out = run_in(&root(), &["test", "policies"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    let (passed, failed) = counts(&text);
     assert!(
-        results.len() >= 30,
-        "expected the built-in policies to have tests, found {}",
-        results.len()
+        passed >= 130,
+        "expected the built-in policies' 130+ tests, ran {passed}: {text}"
     );
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| {
-            format!(
-                "{} ({}): {}",
-                r.name,
-                r.file,
-                r.error.clone().unwrap_or_else(|| "false".into())
-            )
-        })
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} policy tests failed:\n{}",
-        failed.len(),
-        results.len(),
-        failed.join("\n")
-    );
+    assert_eq!(failed, 0, "{text}");
+    // The embedded copy (no PATH) is the same set of tests.
+    let embedded = run_in(&root(), &["test"]);
+    assert_eq!(code(&embedded), 0, "{}", stdout(&embedded));
+    assert_eq!(counts(&stdout(&embedded)), (passed, 0));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Adapters: one per input format, each turning a file into parts of the normalized model.
 //! This module reads files, recognizes documents by content, and links the parts together.
 
+pub mod admission;
 pub mod aws;
 pub mod detect;
 pub mod elasticsearch;
@@ -91,6 +92,21 @@ pub struct Inputs {
     /// Manifests read by `check`: become changes once live state is known.
     manifests: Vec<(kubernetes::ObjectRef, SourceRef, Value)>,
     part_times: Vec<Option<String>>,
+    /// Keep every change document as parsed (`documents`), and accept documents quorate does
+    /// not read: conftest-style policies evaluate each document on its own.
+    pub keep_documents: bool,
+    pub documents: Vec<Document>,
+}
+
+/// One input document as parsed, for conftest-style policies (`input` is the document).
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: String,
+    /// Index in a multi-document YAML file.
+    pub index: usize,
+    pub value: Value,
+    /// Byte offset where the document starts.
+    pub start: usize,
 }
 
 pub(crate) enum Parsed {
@@ -204,12 +220,23 @@ impl Inputs {
         if docs.is_empty() {
             return Err(Error::file(stage, &src.path, "file has no documents"));
         }
+        let keep = self.keep_documents && !observed_only;
+        if keep {
+            for (index, value, yaml) in docs.iter().filter(|d| !d.1.is_null()) {
+                self.documents.push(Document {
+                    path: src.path.clone(),
+                    index: *index,
+                    value: value.clone(),
+                    start: yaml.as_ref().map_or(0, |d| d.start),
+                });
+            }
+        }
         let mut part = ObservedPart::default();
         let mut used = false;
         for (index, value, yaml) in docs {
             let start = yaml.as_ref().map_or(0, |d| d.start);
             let Some(kind) = detect::detect(&value) else {
-                if explicit {
+                if explicit && !keep {
                     let what = detect::describe(&value);
                     let msg = format!("unrecognized document: this is {what}");
                     let help = format!("quorate reads {}", detect::KNOWN_FORMATS);
@@ -290,6 +317,9 @@ impl Inputs {
             }
         }
         if !used {
+            if keep {
+                self.sources.insert(src.path.clone(), src);
+            }
             return Ok(());
         }
         self.pdbs.append(&mut part.pdbs);
