@@ -87,7 +87,7 @@ pub fn data_document(opts: &CheckOptions) -> Result<Value> {
 }
 
 fn validate_options(opts: &CheckOptions) -> Result<()> {
-    if opts.paths.is_empty() {
+    if opts.paths.iter().all(|p| p.is_empty()) {
         return Err(Error::usage(
             "nothing to check: give a Terraform plan (terraform show -json) or a directory",
         )
@@ -120,7 +120,14 @@ pub fn build_input_with(
     };
     let mut inputs = Inputs::default();
     inputs.keep_documents = keep_documents;
-    inputs.load_changes(&opts.paths, &load)?;
+    // An empty argument (`"$PLAN"` unset in a script) is skipped, as conftest does.
+    let paths: Vec<String> = opts
+        .paths
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect();
+    inputs.load_changes(&paths, &load)?;
     inputs.load_observed(&opts.observed, &load)?;
     inputs.finish(&config);
     let set = ChangeSet {

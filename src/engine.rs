@@ -390,6 +390,7 @@ impl PolicySet {
                 && (opts.all_namespaces
                     || opts.namespaces.iter().any(|n| namespace_matches(n, pkg)))
         };
+        let mut ignored: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         for m in &self.modules {
             let test_file = is_test_file(&m.path);
             let findings_rules = m
@@ -423,18 +424,18 @@ impl PolicySet {
                     self.exception_namespaces.push(m.package.clone());
                 }
             } else if !test_file {
-                let names: Vec<&String> = findings_rules.map(|(n, _)| n).collect();
-                if !names.is_empty() {
-                    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-                    self.notices.push(format!(
-                        "{}: package {} declares {} but is neither under `quorate.` nor a conftest namespace (--namespace {}); its rules are not evaluated",
-                        m.path,
-                        m.package,
-                        names.join(", "),
-                        opts.namespaces.join(", ")
-                    ));
+                let entry = ignored.entry(m.package.clone()).or_default();
+                for (name, _) in findings_rules {
+                    entry.insert(name.clone());
                 }
             }
+        }
+        for (package, names) in ignored.into_iter().filter(|(_, n)| !n.is_empty()) {
+            self.notices.push(format!(
+                "package {package} declares {} but is neither under `quorate.` nor a conftest namespace (--namespace {}): its rules are not evaluated",
+                names.into_iter().collect::<Vec<_>>().join(", "),
+                opts.namespaces.join(", ")
+            ));
         }
         for f in files {
             if !is_test_file(&f.src.path) {

@@ -476,12 +476,16 @@ pub fn render_human(report: &TestReport, verbose: bool) -> String {
         if !show {
             continue;
         }
-        s.push_str(&format!(
-            "{label} {} ({}) {}\n",
-            r.name,
-            at(r),
-            ms(r.duration)
-        ));
+        let place = at(r);
+        if place == r.name {
+            s.push_str(&format!("{label} {} {}\n", r.name, ms(r.duration)));
+        } else {
+            s.push_str(&format!(
+                "{label} {} ({place}) {}\n",
+                r.name,
+                ms(r.duration)
+            ));
+        }
         if let Status::Error(e) = &r.status {
             s.push_str(&format!("      {e}\n"));
         }
