@@ -4,10 +4,13 @@ package quorate.drift
 
 import data.quorate.lib
 
-# Drift entries by address, for one finding per resource.
-drifted_addresses contains d.address if some d in input.drift
+# Drift entries by address, for one finding per resource. Admission-actor drift (someone
+# changing a GitOps-managed object by hand) has a rule of its own below.
+baseline_drift := [d | some d in input.drift; d.source != "admission-actor"]
 
-entries_by_address[address] := [d | some d in input.drift; d.address == address] if some address in drifted_addresses
+drifted_addresses contains d.address if some d in baseline_drift
+
+entries_by_address[address] := [d | some d in baseline_drift; d.address == address] if some address in drifted_addresses
 
 entries(address) := entries_by_address[address]
 
@@ -102,4 +105,79 @@ warn contains f if {
 		"path": d.origin.path,
 		"pointer": d.origin.pointer,
 	}
+}
+
+# ---------------------------------------------------------------- admission: manual changes
+
+default manual_change_severity := "deny"
+
+manual_change_severity := data.quorate.config.admission.drift_severity
+
+manager := m if {
+	m := input.context.admission.managed_by
+	is_string(m)
+} else := "GitOps"
+
+actor_name(c) := c.actor.username if c.actor.username != ""
+
+actor_name(c) := "an unknown user" if not c.actor.username
+
+actor_name(c) := "an unknown user" if c.actor.username == ""
+
+manual_detail(d) := sprintf(" (%s %s -> %s)", [d.attribute, short(d.committed), short(d.live)]) if d.attribute != ""
+
+manual_detail(d) := " (deletes it)" if {
+	d.attribute == ""
+	d.live == "deleted"
+}
+
+manual_detail(d) := "" if {
+	d.attribute == ""
+	d.live != "deleted"
+}
+
+manual_changes contains f if {
+	some d in input.drift
+	d.source == "admission-actor"
+	some c in input.changes
+	c.id == d.change
+	f := {
+		"rule": "drift/manual-change-to-managed-object",
+		"msg": sprintf("%s is managed by %s, but %s is changing it directly%s: the change bypasses review and the next sync reverts it", [c.id, manager, actor_name(c), manual_detail(d)]),
+		"change": c.id,
+		"group": d.group,
+		"path": d.origin.path,
+		"pointer": d.origin.pointer,
+	}
+}
+
+# METADATA
+# title: Manual change to a GitOps-managed object
+# description: >-
+#   At admission, an object managed by Argo CD or Flux is changed by an identity that is not a
+#   configured GitOps controller (gitops.controllers). Severity deny by default; warn with
+#   admission.drift_severity in quorate.yaml.
+# custom:
+#   id: drift/manual-change-to-managed-object
+#   severity: deny
+#   why: >-
+#     A hand-made change to a GitOps-managed object is drift the moment it lands: git no longer
+#     describes what runs, the next sync silently reverts it (or, with auto-sync off, it stays
+#     unreviewed), and the next planned change starts from a baseline nobody reviewed. This is how
+#     the search cluster in the outage story was scaled 3 -> 6 without anyone knowing.
+#   example: >-
+#     kubectl scale statefulset es-master --replicas=6 by alice on a StatefulSet carrying the
+#     argocd.argoproj.io/tracking-id annotation.
+#   fix: >-
+#     Change the manifest in git and let the GitOps controller apply it. For a deliberate
+#     emergency change, waive this rule for the object with a reason and an expiry, and commit
+#     the same change right after.
+deny contains f if {
+	manual_change_severity == "deny"
+	some f in manual_changes
+}
+
+warn contains f if {
+	manual_change_severity == "warn"
+	some f in manual_changes
 }

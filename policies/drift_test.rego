@@ -167,3 +167,74 @@ test_live_vs_committed_drift_names_the_manifest if {
 	some f in fs
 	f.msg == "platform/StatefulSet/etcd was changed outside its committed manifest (/spec/replicas is 5 live but 3 committed) and this change touches it again"
 }
+
+# ---------------------------------------------------------------- drift/manual-change-to-managed-object
+
+scale_change(user, gitops) := {
+	"id": "search/StatefulSet/es-master",
+	"source": {"type": "admission-review", "path": "AdmissionReview u1", "pointer": "/request/object"},
+	"type": "autoscaling/v1/Scale",
+	"name": "es-master",
+	"group": "search/StatefulSet/es-master",
+	"action": "update",
+	"capacity": {"before": 3, "after": 6, "attribute": "/spec/replicas", "unknown": false},
+	"voters": null,
+	"members_removed": [],
+	"actor": {"username": user, "groups": ["system:authenticated"], "gitops": gitops},
+	"labels": {"argocd.argoproj.io/tracking-id": "search:apps/StatefulSet:search/es-master"},
+	"before": {},
+	"after": {},
+}
+
+actor_drift := {
+	"change": "search/StatefulSet/es-master",
+	"address": "search/StatefulSet/es-master",
+	"group": "search/StatefulSet/es-master",
+	"source": "admission-actor",
+	"attribute": "/spec/replicas",
+	"committed": 3,
+	"live": 6,
+	"origin": {"type": "admission-review", "path": "AdmissionReview u1", "pointer": "/request/object"},
+}
+
+admission_changeset(changes, drift_entries) := object.union(changeset(changes, drift_entries), {
+	"mode": "admission",
+	"context": {"admission": {"managed_by": "Argo CD application search"}},
+})
+
+test_manual_scale_of_argo_managed_object_is_denied if {
+	fs := drift.deny with input as admission_changeset([scale_change("alice", false)], [actor_drift])
+	[f] := with_rule(fs, "drift/manual-change-to-managed-object")
+	f.change == "search/StatefulSet/es-master"
+	f.msg == "search/StatefulSet/es-master is managed by Argo CD application search, but alice is changing it directly (/spec/replicas 3 -> 6): the change bypasses review and the next sync reverts it"
+}
+
+test_manual_change_is_not_also_change_on_drifted_resource if {
+	fs := drift.deny with input as admission_changeset([scale_change("alice", false)], [actor_drift])
+	not has_rule(fs, "drift/change-on-drifted-resource")
+	ws := drift.warn with input as admission_changeset([scale_change("alice", false)], [actor_drift])
+	not has_rule(ws, "drift/unmanaged-change")
+}
+
+test_manual_change_severity_warn_by_config if {
+	inp := admission_changeset([scale_change("alice", false)], [actor_drift])
+	fs := drift.deny with input as inp with data.quorate.config.admission.drift_severity as "warn"
+	ws := drift.warn with input as inp with data.quorate.config.admission.drift_severity as "warn"
+	not has_rule(fs, "drift/manual-change-to-managed-object")
+	has_rule(ws, "drift/manual-change-to-managed-object")
+}
+
+# The adapter records no actor drift for GitOps controllers; without an entry there is no finding.
+test_gitops_controller_change_is_not_drift if {
+	inp := admission_changeset([scale_change("system:serviceaccount:argocd:argocd-application-controller", true)], [])
+	fs := drift.deny with input as inp
+	count(fs) == 0
+}
+
+test_manual_delete_of_managed_object_is_described if {
+	d := object.union(actor_drift, {"attribute": "", "committed": "present", "live": "deleted"})
+	c := object.union(scale_change("bob", false), {"action": "delete"})
+	fs := drift.deny with input as admission_changeset([c], [d])
+	[f] := with_rule(fs, "drift/manual-change-to-managed-object")
+	contains(f.msg, "bob is changing it directly (deletes it)")
+}

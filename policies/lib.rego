@@ -231,7 +231,9 @@ healthy_now(c) := count(healthy_voters(c)) if has_members(c)
 healthy_now(c) := plan_size_before(c) if not has_members(c)
 
 # The provider may remove the healthy members first: every removal is a healthy one.
-removals(c) := max([0, size_before(c) - size_after(c)])
+# A change that names the members it removes while the count stays (a pod deleted or evicted
+# at admission: its workload replaces it) removes those members meanwhile.
+removals(c) := max([0, size_before(c) - size_after(c), count(c.members_removed)])
 
 # Members protected from scale-in (ProtectedFromScaleIn) cannot be picked by the provider,
 # so the worst case removes only unprotected healthy members.

@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// Run the `test_*` rules and `cases/` fixtures of policies (`opa test` semantics)
     Test(TestArgs),
+    /// Serve the admission webhook: POST /validate (AdmissionReview v1), /healthz, /readyz, /metrics
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -246,4 +248,75 @@ pub struct EvalArgs {
     /// Also write a SARIF report to FILE (for code scanning)
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub addr: String,
+
+    /// TLS certificate chain (PEM); reloaded when the file changes
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM); reloaded when the file changes
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain HTTP instead of HTTPS (local tests only: the API server requires HTTPS)
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub insecure_http: bool,
+
+    /// Configuration file (default: ./quorate.yaml if present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+
+    /// Extra Rego policy file or directory (repeatable)
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policies: Vec<String>,
+
+    /// Do not load the built-in policies
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Turn cluster lookups off (scale and pod requests are then judged from the review alone)
+    #[arg(long)]
+    pub no_lookups: bool,
+
+    /// kubeconfig for lookups (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_lookups")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for a whole request (keep it below the webhook's timeoutSeconds)
+    #[arg(long, value_name = "DURATION", default_value = "8s")]
+    pub request_timeout: String,
+
+    /// Time limit for policy evaluation
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub eval_timeout: String,
+
+    /// Policy evaluations running at once (default: number of CPUs)
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<usize>,
+
+    /// How long a review waits for an evaluation slot before it is shed (answered 429)
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub queue_timeout: String,
+
+    /// After SIGTERM, how long open requests may take to finish
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub shutdown_grace: String,
+
+    /// After SIGTERM, keep serving (and failing /readyz) this long before draining
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub shutdown_delay: String,
+
+    /// How often the certificate files are checked for changes
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub tls_reload_interval: String,
 }

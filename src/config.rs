@@ -45,6 +45,32 @@ impl Waiver {
     }
 }
 
+/// What the webhook answers when it cannot judge a review (policy error, timeout, overload,
+/// lookup cache unavailable): deny (fail closed, the default) or allow with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureMode {
+    #[default]
+    Deny,
+    Allow,
+}
+
+/// `admission:` in quorate.yaml (used by `quorate serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionConfig {
+    pub failure_mode: FailureMode,
+    /// Severity of `drift/manual-change-to-managed-object`.
+    pub drift_severity: crate::model::Severity,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            failure_mode: FailureMode::Deny,
+            drift_severity: crate::model::Severity::Deny,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: Option<String>,
@@ -53,6 +79,7 @@ pub struct Config {
     pub max_observed_age: u64,
     pub gitops_controllers: Vec<String>,
     pub waivers: Vec<Waiver>,
+    pub admission: AdmissionConfig,
 }
 
 impl Default for Config {
@@ -64,6 +91,7 @@ impl Default for Config {
             max_observed_age: DEFAULT_MAX_OBSERVED_AGE,
             gitops_controllers: Vec::new(),
             waivers: Vec::new(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -195,6 +223,12 @@ impl Config {
             .filter_map(Value::as_str)
             .map(String::from)
             .collect();
+        if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
+            cfg.admission.failure_mode = FailureMode::Allow;
+        }
+        if v.pointer("/admission/drift_severity").and_then(Value::as_str) == Some("warn") {
+            cfg.admission.drift_severity = crate::model::Severity::Warn;
+        }
         for (i, w) in v
             .get("waivers")
             .and_then(Value::as_array)
@@ -248,6 +282,13 @@ impl Config {
             "stabilization_window": self.stabilization_window,
             "max_observed_age": self.max_observed_age,
             "gitops": {"controllers": self.gitops_controllers},
+            "admission": {
+                "failure_mode": match self.admission.failure_mode {
+                    FailureMode::Deny => "deny",
+                    FailureMode::Allow => "allow",
+                },
+                "drift_severity": self.admission.drift_severity.as_str(),
+            },
         })
     }
 

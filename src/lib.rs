@@ -24,3 +24,4 @@ pub mod schema;
 pub mod sources;
 pub mod testing;
 pub mod text;
+pub mod webhook;

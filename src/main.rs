@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(args),
         Command::Diff(args) => run_diff(args),
         Command::Test(args) => run_test(args),
+        Command::Serve(args) => quorate::webhook::serve_cli(&args).map(|_| 0),
         Command::Rules(args) => quorate::rules::list(
             args.format == RulesFormat::Json,
             args.format == RulesFormat::Markdown,

@@ -61,6 +61,7 @@ fn rule_ids_are_stable_and_unique() {
         ids,
         [
             "drift/change-on-drifted-resource",
+            "drift/manual-change-to-managed-object",
             "drift/unmanaged-change",
             "quorum/below-quorum",
             "quorum/even-voters",

@@ -1,6 +1,7 @@
 //! Adapters: one per input format, each turning a file into parts of the normalized model.
 //! This module reads files, recognizes documents by content, and links the parts together.
 
+pub mod admission;
 pub mod aws;
 pub mod detect;
 pub mod elasticsearch;

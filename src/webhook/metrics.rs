@@ -1,0 +1,132 @@
+//! `/metrics`: request count and latency by operation and verdict, findings by rule, evaluation
+//! errors, in the Prometheus (OpenMetrics) text format, via `prometheus-client`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub operation: String,
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    pub rule: String,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub reason: String,
+}
+
+type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms .. ~4 s
+    Histogram::new(exponential_buckets(0.00025, 2.0, 15))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    findings: Family<FindingLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    in_flight: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("quorate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let findings = Family::<FindingLabels, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let in_flight = Gauge::default();
+        registry.register(
+            "admission_requests",
+            "AdmissionReviews answered, by operation and verdict (allowed, denied, error, shed)",
+            requests.clone(),
+        );
+        registry.register(
+            "admission_request_duration_seconds",
+            "Time to answer an AdmissionReview, by operation and verdict",
+            latency.clone(),
+        );
+        registry.register(
+            "findings",
+            "Policy findings in admission answers, by rule and severity",
+            findings.clone(),
+        );
+        registry.register(
+            "evaluation_errors",
+            "Reviews that could not be judged (policy error, timeout, lookup cache unavailable)",
+            errors.clone(),
+        );
+        registry.register(
+            "evaluations_in_flight",
+            "Policy evaluations running now",
+            in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            findings,
+            errors,
+            in_flight,
+        }
+    }
+
+    pub fn request(&self, operation: &str, verdict: &str, seconds: f64) {
+        let labels = RequestLabels {
+            operation: operation.to_string(),
+            verdict: verdict.to_string(),
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(seconds);
+    }
+
+    pub fn finding(&self, rule: &str, severity: &str) {
+        self.findings
+            .get_or_create(&FindingLabels {
+                rule: rule.to_string(),
+                severity: severity.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn error(&self, reason: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out = "# EOF\n".into();
+        }
+        out
+    }
+}

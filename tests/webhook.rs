@@ -1,0 +1,763 @@
+//! `quorate serve`: the router driven in-process (`oneshot`) over every fixture in
+//! testdata/admission/ and the real AdmissionReviews of the shared corpus; failure modes, load
+//! shedding, probes and metrics; then real sockets: HTTPS with a generated CA and a hyper
+//! client, certificate rotation, graceful shutdown, SIGTERM on the binary, and cluster lookups
+//! against a fake API server serving recorded list and watch responses.
+//!
+//! `UPDATE_EXPECT=1 cargo test --test webhook` rewrites the `*.expected.json` files.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use quorate::config::Config;
+use quorate::engine::PolicySet;
+use quorate::text::SourceText;
+use quorate::webhook::{self, AppState, Cache, LookupSource, ServeOptions, TlsFiles};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn fixtures() -> PathBuf {
+    common::root().join("testdata/admission")
+}
+
+fn config(yaml: &str) -> Config {
+    Config::parse(&SourceText::new("quorate.yaml", yaml)).unwrap()
+}
+
+fn state_with(cfg: Config, extra_policies: &[String], opts: &ServeOptions) -> AppState {
+    let policies = PolicySet::load(true, extra_policies, cfg.data(), opts.eval_timeout).unwrap();
+    AppState::new(policies, cfg, opts, None)
+}
+
+fn offline() -> ServeOptions {
+    ServeOptions {
+        lookups: None,
+        ..ServeOptions::default()
+    }
+}
+
+async fn call(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value, String) {
+    let app = webhook::router(state.clone(), Duration::from_secs(8));
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+fn load_cluster(path: &Path) -> Option<Arc<Cache>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let items = list["items"].as_array().unwrap().clone();
+    Some(Arc::new(Cache::from_objects(items)))
+}
+
+/// Checks what every answer must satisfy, whatever the policies say.
+fn assert_well_formed(name: &str, review: &Value, answer: &Value) {
+    assert_eq!(
+        answer["apiVersion"], review["apiVersion"],
+        "{name}: apiVersion echoed"
+    );
+    assert_eq!(answer["kind"], "AdmissionReview", "{name}");
+    assert_eq!(
+        answer["response"]["uid"], review["request"]["uid"],
+        "{name}: uid echoed"
+    );
+    let allowed = answer["response"]["allowed"]
+        .as_bool()
+        .expect("allowed is a boolean");
+    if !allowed {
+        assert!(
+            answer["response"]["status"]["code"].is_u64(),
+            "{name}: denial has a code"
+        );
+        assert!(
+            answer["response"]["status"]["message"].is_string(),
+            "{name}: denial has a message"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_gets_its_expected_answer() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let base = state_with(Config::default(), &[], &offline());
+    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".json") && !n.ends_with(".expected.json") && !n.ends_with(".cluster.json")
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "fixtures missing: {}", names.len());
+    let mut failures = Vec::new();
+    for path in &names {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let body = std::fs::read(path).unwrap();
+        let state = match load_cluster(&fixtures().join(format!("{name}.cluster.json"))) {
+            Some(cache) => base.clone().with_lookups(cache),
+            None => base.clone(),
+        };
+        let (status, answer, _) = call(&state, "POST", "/validate", body.clone()).await;
+        let got = json!({"status": status.as_u16(), "body": answer});
+        let expected_path = fixtures().join(format!("{name}.expected.json"));
+        if update {
+            std::fs::write(
+                &expected_path,
+                serde_json::to_string_pretty(&got).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap_or_default())
+                .unwrap_or(Value::Null);
+        if got != expected {
+            failures.push(format!("{name}:\n  got      {got}\n  expected {expected}"));
+            continue;
+        }
+        // The file name says what the answer must be.
+        if status == StatusCode::OK {
+            let review: Value = serde_json::from_slice(&body).unwrap();
+            assert_well_formed(&name, &review, &answer);
+            let allowed = answer["response"]["allowed"].as_bool().unwrap();
+            assert_eq!(allowed, !name.ends_with("-denied"), "{name}: verdict");
+            if name.ends_with("-warned") {
+                assert!(
+                    answer["response"]["warnings"]
+                        .as_array()
+                        .is_some_and(|w| !w.is_empty()),
+                    "{name}"
+                );
+            }
+            if !allowed {
+                assert_eq!(answer["response"]["status"]["code"], 403, "{name}");
+                let message = answer["response"]["status"]["message"].as_str().unwrap();
+                let rules = answer["response"]["auditAnnotations"]["deny-rules"]
+                    .as_str()
+                    .unwrap();
+                for rule in rules.split(',') {
+                    assert!(
+                        message.contains(rule),
+                        "{name}: message names {rule}: {message}"
+                    );
+                }
+            }
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+            assert!(answer["error"].is_string(), "{name}: JSON error");
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fixtures differ (UPDATE_EXPECT=1 to accept):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn dry_run_is_answered_like_the_real_request() {
+    let state = state_with(Config::default(), &[], &offline());
+    let cache = load_cluster(&fixtures().join("scale-to-zero-denied.cluster.json")).unwrap();
+    let state = state.with_lookups(cache);
+    let real = std::fs::read(fixtures().join("scale-to-zero-denied.json")).unwrap();
+    let mut dry: Value = serde_json::from_slice(&real).unwrap();
+    dry["request"]["dryRun"] = json!(true);
+    let (_, a, _) = call(&state, "POST", "/validate", real).await;
+    let (_, b, _) = call(
+        &state,
+        "POST",
+        "/validate",
+        serde_json::to_vec(&dry).unwrap(),
+    )
+    .await;
+    assert_eq!(a["response"]["allowed"], false);
+    assert_eq!(a["response"]["status"], b["response"]["status"]);
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused_with_413() {
+    let opts = ServeOptions {
+        max_body_bytes: webhook::DEFAULT_MAX_BODY_BYTES,
+        ..offline()
+    };
+    let state = state_with(Config::default(), &[], &opts);
+    let mut review: Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("scale-to-zero-denied.json")).unwrap(),
+    )
+    .unwrap();
+    review["request"]["object"]["metadata"]["annotations"] =
+        json!({"padding": "x".repeat(webhook::DEFAULT_MAX_BODY_BYTES)});
+    let body = serde_json::to_vec(&review).unwrap();
+    // Without a Content-Length the limit applies while reading; oneshot sends none for a stream.
+    let app = webhook::router(state, Duration::from_secs(8));
+    let stream = futures::stream::iter(
+        body.chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let req = Request::post("/validate")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("8388608-byte limit"),
+        "{v}"
+    );
+}
+
+/// The real AdmissionReviews in the shared corpus: each gets a well-formed answer.
+#[tokio::test]
+async fn corpus_reviews_get_well_formed_answers() {
+    let state = state_with(Config::default(), &[], &offline());
+    for path in [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/kubewarden__policy-server/tests/data/pod_with_privileged_containers.json"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/kubewarden__policy-server/tests/data/pod_without_privileged_containers.json"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/kubewarden__policy-server/tests/data/pod_sleep_100ms.json"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/kubernetes__api/testdata/HEAD/admission.k8s.io.v1.AdmissionReview.json"),
+    ] {
+        let body = std::fs::read(path).unwrap();
+        let review: Value = serde_json::from_slice(&body).unwrap();
+        let (status, answer, text) = call(&state, "POST", "/validate", body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {text}");
+        assert_well_formed(path, &review, &answer);
+        assert_eq!(answer["response"]["allowed"], true, "{path}: nothing quorate judges");
+    }
+}
+
+#[tokio::test]
+async fn lookup_cache_not_synced_applies_the_failure_mode() {
+    let review = std::fs::read(fixtures().join("scale-to-zero-denied.json")).unwrap();
+    // Fail closed (default).
+    let state = state_with(Config::default(), &[], &offline()).with_lookups(Arc::new(Cache::new()));
+    let (_, answer, _) = call(&state, "POST", "/validate", review.clone()).await;
+    assert_eq!(answer["response"]["allowed"], false);
+    assert_eq!(answer["response"]["status"]["code"], 503);
+    assert!(answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not synced"));
+    let (ready, _, _) = call(&state, "GET", "/readyz", vec![]).await;
+    assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
+    // Allow with a warning when configured.
+    let cfg = config("admission:\n  failure_mode: allow\n");
+    let state = state_with(cfg, &[], &offline()).with_lookups(Arc::new(Cache::new()));
+    let (_, answer, _) = call(&state, "POST", "/validate", review).await;
+    assert_eq!(answer["response"]["allowed"], true);
+    assert!(answer["response"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("failure_mode is allow"));
+    // A workload update carries its own state: judged even without the cache.
+    let update = std::fs::read(fixtures().join("statefulset-5-to-3-denied.json")).unwrap();
+    let (_, answer, _) = call(&state, "POST", "/validate", update).await;
+    assert_eq!(answer["response"]["status"]["code"], 403);
+}
+
+fn policy_dir(rego: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.rego"), rego).unwrap();
+    let p = dir.path().display().to_string();
+    (dir, p)
+}
+
+#[tokio::test]
+async fn evaluation_errors_fail_closed_unless_configured() {
+    let (_dir, p) = policy_dir("package quorate.custom\n\ndeny contains msg if {\n\tn := to_number(input.context.admission.name)\n\tmsg := sprintf(\"%v\", [n])\n}\n");
+    let review = std::fs::read(fixtures().join("statefulset-5-to-4-allowed.json")).unwrap();
+    let state = state_with(Config::default(), std::slice::from_ref(&p), &offline());
+    let (_, answer, _) = call(&state, "POST", "/validate", review.clone()).await;
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert_eq!(answer["response"]["status"]["code"], 500);
+    assert!(answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("policy evaluation failed"));
+    let state = state_with(
+        config("admission:\n  failure_mode: allow\n"),
+        &[p],
+        &offline(),
+    );
+    let (_, answer, _) = call(&state, "POST", "/validate", review).await;
+    assert_eq!(answer["response"]["allowed"], true);
+    let (_, _, metrics) = call(&state, "GET", "/metrics", vec![]).await;
+    assert!(
+        metrics.contains("quorate_evaluation_errors_total{reason=\"evaluation\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn overload_is_shed_with_an_answer_not_a_queue() {
+    // A policy slow enough to hold the only evaluation slot.
+    let (_dir, p) = policy_dir("package quorate.slow\n\ndeny contains msg if {\n\tcount([x | some x in numbers.range(1, 400000)]) < 0\n\tmsg := \"never\"\n}\n");
+    let opts = ServeOptions {
+        max_concurrent: 1,
+        queue_timeout: Duration::from_millis(20),
+        eval_timeout: Duration::from_secs(20),
+        ..offline()
+    };
+    let state = state_with(Config::default(), &[p], &opts);
+    let review = std::fs::read(fixtures().join("statefulset-5-to-4-allowed.json")).unwrap();
+    let slow = tokio::spawn({
+        let state = state.clone();
+        let review = review.clone();
+        async move { call(&state, "POST", "/validate", review).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, answer, _) = call(&state, "POST", "/validate", review).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["response"]["allowed"], false);
+    assert_eq!(answer["response"]["status"]["code"], 429, "{answer}");
+    let (_, first, _) = slow.await.unwrap();
+    assert_eq!(
+        first["response"]["allowed"], true,
+        "the first review was judged: {first}"
+    );
+    let (_, _, metrics) = call(&state, "GET", "/metrics", vec![]).await;
+    assert!(metrics.contains("verdict=\"shed\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn probes_and_metrics() {
+    let state = state_with(Config::default(), &[], &offline());
+    assert_eq!(
+        call(&state, "GET", "/healthz", vec![]).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&state, "GET", "/readyz", vec![]).await.0,
+        StatusCode::OK
+    );
+    let body = std::fs::read(fixtures().join("statefulset-5-to-3-denied.json")).unwrap();
+    call(&state, "POST", "/validate", body).await;
+    call(&state, "POST", "/validate", b"{".to_vec()).await;
+    let (status, _, text) = call(&state, "GET", "/metrics", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    for want in [
+        "quorate_admission_requests_total{operation=\"UPDATE\",verdict=\"denied\"} 1",
+        "quorate_admission_requests_total{operation=\"unknown\",verdict=\"error\"} 1",
+        "quorate_admission_request_duration_seconds_bucket{",
+        "quorate_findings_total{rule=\"quorum/multiple-voters-at-once\",severity=\"deny\"} 1",
+        "# EOF",
+    ] {
+        assert!(text.contains(want), "metrics lack {want}:\n{text}");
+    }
+    state.stop();
+    assert_eq!(
+        call(&state, "GET", "/readyz", vec![]).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+// ---------------------------------------------------------------- real sockets and TLS
+
+struct Pki {
+    ca_pem: String,
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+}
+
+fn pki() -> Pki {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "quorate test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = params.self_signed(&ca_key).unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        ca,
+        ca_key,
+    }
+}
+
+/// A serving certificate for 127.0.0.1 / localhost: (cert PEM, key PEM, cert DER).
+fn leaf(pki: &Pki, cn: &str) -> (String, String, Vec<u8>) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
+    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+}
+
+fn tls_connector(ca_pem: &str) -> tokio_rustls::TlsConnector {
+    quorate::webhook::tls::install_crypto_provider();
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let der = rustls_pem_der(ca_pem);
+    roots.add(der.into()).unwrap();
+    let config = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+fn rustls_pem_der(pem: &str) -> Vec<u8> {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// Opens a TLS connection and an HTTP/1.1 client on it; returns the server's certificate too.
+async fn connect(addr: SocketAddr, ca_pem: &str) -> (Sender, Vec<u8>) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tls_connector(ca_pem).connect(name, tcp).await.unwrap();
+    let peer = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (sender, peer)
+}
+
+async fn send(sender: &mut Sender, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_reviews_and_reloads_rotated_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let (cert, key, der1) = leaf(&pki, "first");
+    let files = TlsFiles {
+        cert: dir.path().join("tls.crt"),
+        key: dir.path().join("tls.key"),
+    };
+    std::fs::write(&files.cert, &cert).unwrap();
+    std::fs::write(&files.key, &key).unwrap();
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(files.clone()),
+        tls_reload_interval: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(2),
+        ..offline()
+    };
+    let running = webhook::start(opts).await.unwrap();
+    let (mut conn, peer) = connect(running.addr, &pki.ca_pem).await;
+    assert_eq!(peer, der1);
+    let body = std::fs::read(fixtures().join("scale-to-zero-no-lookups-denied.json")).unwrap();
+    let (status, text) = send(&mut conn, "POST", "/validate", body.clone()).await;
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["response"]["allowed"], false);
+    assert!(answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("quorum/removes-all-members"));
+
+    // Rotate the way a Secret volume does: write new files, swap them in by rename.
+    let (cert2, key2, der2) = leaf(&pki, "second");
+    std::fs::write(dir.path().join("new.crt"), &cert2).unwrap();
+    std::fs::write(dir.path().join("new.key"), &key2).unwrap();
+    std::fs::rename(dir.path().join("new.key"), &files.key).unwrap();
+    std::fs::rename(dir.path().join("new.crt"), &files.cert).unwrap();
+    let mut rotated = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, peer) = connect(running.addr, &pki.ca_pem).await;
+        if peer == der2 {
+            rotated = true;
+            break;
+        }
+    }
+    assert!(rotated, "new connections never saw the new certificate");
+    // The connection opened before the rotation still works.
+    let (status, _) = send(&mut conn, "GET", "/healthz", vec![]).await;
+    assert_eq!(status, 200);
+
+    // A broken rotation (key of another certificate) keeps the current certificate.
+    let (_, other_key, _) = leaf(&pki, "third");
+    std::fs::write(&files.key, other_key).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (mut conn3, peer) = connect(running.addr, &pki.ca_pem).await;
+    assert_eq!(peer, der2);
+    assert_eq!(send(&mut conn3, "GET", "/healthz", vec![]).await.0, 200);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_open_requests_and_refuses_new_ones() {
+    let (_dir, p) = policy_dir("package quorate.slow\n\ndeny contains msg if {\n\tcount([x | some x in numbers.range(1, 400000)]) < 0\n\tmsg := \"never\"\n}\n");
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        policies: vec![p],
+        shutdown_grace: Duration::from_secs(5),
+        eval_timeout: Duration::from_secs(20),
+        ..offline()
+    };
+    let running = webhook::start(opts).await.unwrap();
+    let addr = running.addr;
+    let body = std::fs::read(fixtures().join("statefulset-5-to-4-allowed.json")).unwrap();
+    let slow = tokio::spawn(async move {
+        let client = reqwest_like(addr);
+        client.post(body).await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = std::time::Instant::now();
+    running.shutdown().await.unwrap();
+    let (status, text) = slow.await.unwrap();
+    assert_eq!(status, 200, "the open request finished: {text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "drain is bounded"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+}
+
+/// A plain-HTTP hyper client for the `--insecure-http` server.
+struct PlainClient(SocketAddr);
+
+fn reqwest_like(addr: SocketAddr) -> PlainClient {
+    PlainClient(addr)
+}
+
+impl PlainClient {
+    async fn post(&self, body: Vec<u8>) -> (u16, String) {
+        let tcp = tokio::net::TcpStream::connect(self.0).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        send(&mut sender, "POST", "/validate", body).await
+    }
+}
+
+#[test]
+fn serve_requires_tls_files_or_insecure_http() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::run_in(home.path(), &["serve", "--no-lookups"]);
+    assert_eq!(common::code(&out), 2, "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("--tls-cert"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = common::run_in(
+        home.path(),
+        &[
+            "serve",
+            "--no-lookups",
+            "--tls-cert",
+            "missing.crt",
+            "--tls-key",
+            "missing.key",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(common::code(&out), 2);
+    assert!(
+        common::stderr(&out).contains("missing.crt"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[test]
+fn the_binary_drains_and_exits_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::bin())
+        .args([
+            "serve",
+            "--insecure-http",
+            "--no-lookups",
+            "--addr",
+            "127.0.0.1:0",
+            "--shutdown-grace",
+            "2s",
+        ])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("listening on 127.0.0.1:"), "{first}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
+
+// ---------------------------------------------------------------- cluster lookups
+
+/// A fake API server: list and watch endpoints serving recorded JSON from testdata/cluster/.
+async fn fake_api_server() -> SocketAddr {
+    use axum::extract::{Path as UrlPath, RawQuery};
+    use axum::routing::get;
+    async fn serve(resource: String, query: Option<String>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let dir = common::root().join("testdata/cluster");
+        let watching = query
+            .unwrap_or_default()
+            .split('&')
+            .any(|kv| kv == "watch=true");
+        if !watching {
+            let text = std::fs::read_to_string(dir.join(format!("{resource}.list.json"))).unwrap();
+            return ([("content-type", "application/json")], text).into_response();
+        }
+        // Recorded watch events, then the stream stays open like a real watch.
+        let events = std::fs::read_to_string(dir.join(format!("{resource}.watch.jsonl")))
+            .unwrap_or_default();
+        let chunks: Vec<Result<String, std::io::Error>> =
+            events.lines().map(|l| Ok(format!("{l}\n"))).collect();
+        let stream =
+            futures::StreamExt::chain(futures::stream::iter(chunks), futures::stream::pending());
+        (
+            [("content-type", "application/json")],
+            Body::from_stream(stream),
+        )
+            .into_response()
+    }
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/{resource}",
+            get(|UrlPath(r): UrlPath<String>, RawQuery(q): RawQuery| serve(r, q)),
+        )
+        .route(
+            "/apis/{group}/{version}/{resource}",
+            get(
+                |UrlPath((_, _, r)): UrlPath<(String, String, String)>, RawQuery(q): RawQuery| {
+                    serve(r, q)
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_list_and_watch_a_fake_api_server() {
+    let api = fake_api_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{api}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: quorate\ncurrent-context: fake\nusers:\n- name: quorate\n  user:\n    token: test-token\n"
+        ),
+    )
+    .unwrap();
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        lookups: Some(LookupSource::Kubeconfig(kubeconfig)),
+        shutdown_grace: Duration::from_secs(1),
+        ..ServeOptions::default()
+    };
+    let running = webhook::start(opts).await.unwrap();
+    let client = reqwest_like(running.addr);
+    let mut synced = false;
+    for _ in 0..100 {
+        if running.state.is_ready() {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        synced,
+        "the lookup cache never synced against the fake API server"
+    );
+    // Listed state: three ready masters and a PDB; scale 3 -> 0 is refused.
+    let (_, text) = client
+        .post(std::fs::read(fixtures().join("scale-to-zero-no-lookups-denied.json")).unwrap())
+        .await;
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        answer["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("removes-all-members"),
+        "{answer}"
+    );
+    // Watched state: the recorded watch marks es-master-2 terminating, so 3 -> 2 is refused
+    // as unstable (the Scale alone says nothing about the pods).
+    let review = std::fs::read(fixtures().join("scale-down-one-healthy-allowed.json")).unwrap();
+    let mut answer = Value::Null;
+    for _ in 0..60 {
+        let (_, text) = client.post(review.clone()).await;
+        answer = serde_json::from_str(&text).unwrap();
+        if answer["response"]["allowed"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        answer["response"]["allowed"], false,
+        "the watched change never arrived: {answer}"
+    );
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("unstable/members-in-transition") && message.contains("es-master-2"),
+        "{message}"
+    );
+    running.shutdown().await.unwrap();
+}
