@@ -141,7 +141,7 @@ warn contains f if {
 #     Without observed state the check assumes every member is healthy and stable, which is
 #     exactly the assumption that failed in the outages quorate exists to stop.
 #   example: quorate check plan.json with no --observed for the group being scaled down.
-#   fix: Pass the live state (e.g. aws autoscaling describe-auto-scaling-groups output) with --observed.
+#   fix: Pass the live state with --observed (kubectl get statefulsets,deployments,pods,poddisruptionbudgets -A -o json, or aws autoscaling describe-auto-scaling-groups output).
 warn contains f if {
 	some c in lib.scale_downs
 	lib.is_quorum_group(c)
