@@ -761,3 +761,46 @@ async fn lookups_list_and_watch_a_fake_api_server() {
     );
     running.shutdown().await.unwrap();
 }
+
+/// The admission model is the published policy input: every fixture's input matches
+/// schemas/input.schema.json (`quorate schema input`).
+#[test]
+fn admission_input_matches_the_published_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("schemas/input.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let now = chrono::Utc::now();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".expected.json") || name.ends_with(".cluster.json") {
+            continue;
+        }
+        let Ok(review) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap())
+        else {
+            continue;
+        };
+        let cache = load_cluster(&fixtures().join(name.replace(".json", ".cluster.json")));
+        let view = cache.and_then(|c| {
+            let req = quorate::sources::admission::Request::parse(&review["request"])?;
+            Some(c.view(&quorate::sources::admission::target(&req)?))
+        });
+        let set = quorate::sources::admission::build(
+            &review["request"],
+            view.as_ref(),
+            &Config::default(),
+            now,
+        );
+        let input = serde_json::to_value(&set).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&input)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        checked += 1;
+    }
+    assert!(checked >= 25);
+}
