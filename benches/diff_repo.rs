@@ -92,7 +92,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Every (n / changed)-th file changes: StatefulSets lose a member, Deployments get a new image.
     let step = (n / changed.max(1)).max(1);
     let mut touched = 0;
-    for (i, f) in files.iter_mut().enumerate().step_by(step).take(changed) {
+    // Alternate the offset so both kinds change: even indexes are StatefulSets, odd Deployments.
+    for k in 0..changed {
+        let i = k * step + (k % 2);
+        let Some(f) = files.get_mut(i) else { break };
         f.1 = if i % 2 == 0 { manifest(i, 4, "registry.example.com/app:1.0.0") } else { manifest(i, 5, "registry.example.com/app:1.1.0") };
         touched += 1;
     }
