@@ -107,12 +107,14 @@ impl AppState {
     pub fn load(opts: &ServeOptions) -> Result<Self> {
         let config =
             Config::discover(opts.config.as_deref(), crate::text::DEFAULT_MAX_INPUT_BYTES)?;
-        let policies = PolicySet::load(
-            opts.builtin,
-            &opts.policies,
-            config.data(),
-            opts.eval_timeout,
-        )?;
+        let policy_opts = crate::engine::PolicyOptions {
+            builtin: opts.builtin,
+            builtin_tests: false,
+            paths: opts.policies.clone(),
+            timeout: opts.eval_timeout,
+            ..crate::engine::PolicyOptions::default()
+        };
+        let policies = PolicySet::load_with(&policy_opts, config.data())?;
         Ok(Self::new(policies, config, opts, None))
     }
 
@@ -251,7 +253,7 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
             )
         }
     };
-    let review = match review::read(&bytes) {
+    let mut review = match review::read(&bytes) {
         Ok(r) => r,
         Err(e) => {
             m.request("unknown", "error", started.elapsed().as_secs_f64());
@@ -259,7 +261,7 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
         }
     };
     let operation = review::operation_label(&review.request);
-    let answer = judge(&st, &review).await;
+    let answer = judge(&st, &mut review).await;
     if answer.verdict == "error" || answer.verdict == "shed" {
         m.error(match answer.verdict {
             "shed" => "overloaded",
@@ -270,7 +272,8 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
     json_response(StatusCode::OK, &answer.body)
 }
 
-async fn judge(st: &AppState, review: &review::Review) -> review::Answer {
+/// Judges a review; its `request` is moved to the evaluation task (uid and apiVersion stay).
+async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
     let inner = &st.inner;
     let mode = st.failure_mode();
     let permit = match tokio::time::timeout(
@@ -308,7 +311,7 @@ async fn judge(st: &AppState, review: &review::Review) -> review::Answer {
         _ => None,
     };
     let task_state = st.clone();
-    let request = review.request.clone();
+    let request = std::mem::take(&mut review.request);
     let gauge = inner.metrics.in_flight().clone();
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
