@@ -804,3 +804,56 @@ fn admission_input_matches_the_published_schema() {
     }
     assert!(checked >= 25);
 }
+
+/// Bad input never crashes the adapter: every node of every fixture's request replaced in turn
+/// by null, a number, a string, an array and an empty object.
+#[test]
+fn mangled_requests_never_panic() {
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let p = format!("{at}/{i}");
+                    out.push(p.clone());
+                    pointers(x, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let now = chrono::Utc::now();
+    let cfg = Config::default();
+    let cache = load_cluster(&fixtures().join("scale-to-zero-denied.cluster.json")).unwrap();
+    let mut runs = 0;
+    for name in [
+        "scale-to-zero-denied.json",
+        "delete-pod-while-another-not-ready-denied.json",
+        "statefulset-5-to-3-denied.json",
+        "elasticsearch-masters-3-to-1-denied.json",
+    ] {
+        let review: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap();
+        let mut paths = Vec::new();
+        pointers(&review["request"], String::new(), &mut paths);
+        for p in paths {
+            for replacement in [Value::Null, json!(-1), json!("x"), json!([1]), json!({})] {
+                let mut req = review["request"].clone();
+                *req.pointer_mut(&p).unwrap() = replacement;
+                let view = quorate::sources::admission::Request::parse(&req)
+                    .and_then(|r| quorate::sources::admission::target(&r))
+                    .map(|t| cache.view(&t));
+                let set = quorate::sources::admission::build(&req, view.as_ref(), &cfg, now);
+                assert!(serde_json::to_string(&set).is_ok());
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 500, "{runs}");
+}

@@ -558,7 +558,10 @@ fn status_members(r: &ObjectRef, v: &Value, g: &mut Group) {
         return;
     }
     let n = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_i64);
-    let Some(total) = n("replicas") else { return };
+    let Some(total) = n("replicas").map(|t| t.clamp(0, 10_000)) else {
+        return;
+    };
+    // clamp(0, total) is safe: total >= 0 here. Bad input (ready > replicas) is cut down.
     let ready = n("readyReplicas").unwrap_or(0).clamp(0, total);
     let terminating = n("terminatingReplicas").unwrap_or(0).max(0);
     let mut push = |what: &str, count: i64, state: MemberState, raw: String, healthy: bool| {
@@ -707,6 +710,19 @@ mod tests {
         let mut by_node = req.clone();
         by_node["userInfo"] = json!({"username": "system:node:n1", "groups": ["system:nodes"]});
         assert!(!needs_lookup(&Request::parse(&by_node).unwrap()));
+    }
+
+    #[test]
+    fn hostile_status_counts_do_not_panic() {
+        for (replicas, ready) in [(-5, 3), (3, -1), (i64::MAX, i64::MIN), (2, 9)] {
+            let mut old = sts(3, 3);
+            old["status"]["replicas"] = json!(replicas);
+            old["status"]["readyReplicas"] = json!(ready);
+            let req = json!({"uid": "u", "operation": "UPDATE", "resource": {"group": "apps", "resource": "statefulsets"},
+                "namespace": "search", "userInfo": {"username": "alice"}, "object": sts(2, 2), "oldObject": old});
+            let set = build(&req, None, &Config::default(), now());
+            assert_eq!(set.changes.len(), 1);
+        }
     }
 
     #[test]
