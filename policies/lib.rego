@@ -49,20 +49,60 @@ removes_members(c) if c.action in {"delete", "replace"}
 
 # Changes that shrink a group, one per group for count/for_each instances (the first
 # removing instance speaks for its group, so a group gets one finding, not one per member).
-scale_downs contains c if {
-	some c in input.changes
+# Kept as indexes into input.changes: sets of whole change objects are costly to build.
+scale_down_index contains i if {
+	some i, c in input.changes
 	removes_members(c)
 	c.capacity != null
 }
 
-scale_downs contains c if {
-	some c in input.changes
+scale_down_index contains i if {
+	some i, c in input.changes
 	removes_members(c)
 	c.capacity == null
 	is_member_of_group(c)
 	ids := [x.id | some x in group_changes(c); x.capacity == null; removes_members(x)]
 	c.id == min(ids)
 }
+
+scale_downs contains input.changes[i] if some i in scale_down_index
+
+# What the rules need to know about each scale-down, computed once per change: rules are
+# evaluated once, functions on every call. Values that do not apply are null.
+facts[i] := {
+	"quorum": spec_or_null(c),
+	"size_before": size_before_or_null(c),
+	"size_after": size_after_or_null(c),
+	"healthy_now": healthy_now_or_null(c),
+	"healthy_after": healthy_after_or_null(c),
+	"removals": removals_or_null(c),
+	"protected": protected_healthy(c),
+	"has_members": has_members_bool(c),
+} if {
+	some i in scale_down_index
+	c := input.changes[i]
+}
+
+spec_or_null(c) := s if s := quorum_spec(c)
+else := null
+
+size_after_or_null(c) := n if n := size_after(c)
+else := null
+
+healthy_now_or_null(c) := n if n := healthy_now(c)
+else := null
+
+healthy_after_or_null(c) := n if n := healthy_after(c)
+else := null
+
+removals_or_null(c) := n if n := removals(c)
+else := null
+
+size_before_or_null(c) := n if n := size_before(c)
+else := null
+
+has_members_bool(c) if has_members(c)
+else := false
 
 # A resource without a count is a member of a group when it is one of count/for_each
 # instances (its group is its address without the index) or declared a quorum group.

@@ -4,12 +4,9 @@ package quorate.quorum
 
 import data.quorate.lib
 
-protected_note(c) := sprintf(" (%d protected from scale-in)", [n]) if {
-	n := lib.protected_healthy(c)
-	n > 0
-}
+protected_note(n) := sprintf(" (%d protected from scale-in)", [n]) if n > 0
 
-protected_note(c) := "" if lib.protected_healthy(c) == 0
+protected_note(n) := "" if n == 0
 
 describe_required(spec, n) := sprintf("a majority of %d (%d)", [n, lib.required(spec, n)]) if {
 	lower(sprintf("%v", [spec])) == "majority"
@@ -36,15 +33,19 @@ describe_required(spec, n) := sprintf("its quorum of %v", [spec]) if {
 #     Scale down one member at a time, each step after the group is stable and healthy, or
 #     replace unhealthy members before removing any.
 deny contains f if {
-	some c in lib.scale_downs
-	spec := lib.quorum_spec(c)
-	after := lib.size_after(c)
+	some i in lib.scale_down_index
+	c := input.changes[i]
+	x := lib.facts[i]
+	spec := x.quorum
+	spec != null
+	after := x.size_after
+	is_number(after)
 	after > 0
 	need := lib.required(spec, after)
-	healthy := lib.healthy_now(c)
-	left := lib.healthy_after(c)
+	left := x.healthy_after
+	is_number(left)
 	left < need
-	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy%s, below %s", [c.id, lib.group_name(c), healthy, lib.removals(c), max([left, 0]), protected_note(c), describe_required(spec, after)]))
+	f := lib.finding("quorum/below-quorum", c, sprintf("%s leaves %s below quorum in the worst case: %d healthy - %d removals = %d healthy%s, below %s", [c.id, lib.group_name(c), x.healthy_now, x.removals, max([left, 0]), protected_note(x.protected), describe_required(spec, after)]))
 }
 
 # METADATA
@@ -59,10 +60,13 @@ deny contains f if {
 #     If the service is really being retired, waive this rule for the change with a reason and
 #     an expiry; otherwise keep at least a quorum of members.
 deny contains f if {
-	some c in lib.scale_downs
-	lib.size_after(c) == 0
-	lib.size_before(c) > 0
-	f := lib.finding("quorum/removes-all-members", c, sprintf("%s removes every member of %s (%d -> 0)", [c.id, lib.group_name(c), lib.size_before(c)]))
+	some i in lib.scale_down_index
+	c := input.changes[i]
+	x := lib.facts[i]
+	x.size_after == 0
+	is_number(x.size_before)
+	x.size_before > 0
+	f := lib.finding("quorum/removes-all-members", c, sprintf("%s removes every member of %s (%d -> 0)", [c.id, lib.group_name(c), x.size_before]))
 }
 
 # METADATA
@@ -78,12 +82,17 @@ deny contains f if {
 #   example: dedicated_master_count 5 -> 3, or an etcd StatefulSet 5 -> 3 replicas.
 #   fix: Remove one voter, wait until the group is stable and healthy, then remove the next.
 deny contains f if {
-	some c in lib.scale_downs
-	lib.is_quorum_group(c)
-	n := max([lib.removals(c), lib.size_before(c) - lib.size_after(c)])
+	some i in lib.scale_down_index
+	c := input.changes[i]
+	x := lib.facts[i]
+	x.quorum != null
+	is_number(x.size_after)
+	is_number(x.size_before)
+	is_number(x.removals)
+	n := max([x.removals, x.size_before - x.size_after])
 	n > 1
-	lib.size_after(c) > 0
-	f := lib.finding("quorum/multiple-voters-at-once", c, sprintf("%s removes %d voters of %s at once (%d -> %d)", [c.id, n, lib.group_name(c), lib.size_before(c), lib.size_after(c)]))
+	x.size_after > 0
+	f := lib.finding("quorum/multiple-voters-at-once", c, sprintf("%s removes %d voters of %s at once (%d -> %d)", [c.id, n, lib.group_name(c), x.size_before, x.size_after]))
 }
 
 # METADATA
@@ -143,8 +152,10 @@ warn contains f if {
 #   example: quorate check plan.json with no --observed for the group being scaled down.
 #   fix: Pass the live state with --observed (kubectl get statefulsets,deployments,pods,poddisruptionbudgets -A -o json, or aws autoscaling describe-auto-scaling-groups output).
 warn contains f if {
-	some c in lib.scale_downs
-	lib.is_quorum_group(c)
-	not lib.has_members(c)
+	some i in lib.scale_down_index
+	c := input.changes[i]
+	x := lib.facts[i]
+	x.quorum != null
+	x.has_members == false
 	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks %s, a quorum group, but no observed state was given for it; members are assumed healthy", [c.id, lib.group_name(c)]))
 }

@@ -19,7 +19,8 @@ import data.quorate.lib
 #     desired_capacity from 6 to 3: AWS terminates the three healthy ones.
 #   fix: Wait until every member is running (or gone), refresh the observed state, and plan again.
 deny contains f if {
-	some c in lib.scale_downs
+	some i in lib.scale_down_index
+	c := input.changes[i]
 	moving := lib.in_transition(c)
 	count(moving) > 0
 	states := concat(", ", [sprintf("%s %s", [m.id, m.raw_state]) | some m in moving])
@@ -38,7 +39,8 @@ deny contains f if {
 #   example: An instance refresh is InProgress on the group and the plan lowers its desired capacity.
 #   fix: Let the rollout finish (or cancel it), then plan the scale-down.
 deny contains f if {
-	some c in lib.scale_downs
+	some i in lib.scale_down_index
+	c := input.changes[i]
 	g := lib.observed(c)
 	count(g.in_progress) > 0
 	details := [a.detail | some a in object.get(g, "activities", [])]
@@ -58,7 +60,8 @@ deny contains f if {
 #   example: Elasticsearch _cluster/health says yellow (1 unassigned shard) and the plan removes a node.
 #   fix: Wait for green (shards assigned, nothing relocating), then scale down.
 deny contains f if {
-	some c in lib.scale_downs
+	some i in lib.scale_down_index
+	c := input.changes[i]
 	health := lib.observed(c).health
 	health in {"yellow", "red"}
 	f := lib.finding("unstable/health-not-green", c, sprintf("%s removes members while %s health is %s", [c.id, lib.group_name(c), health]))
@@ -76,7 +79,8 @@ deny contains f if {
 #   example: The last scaling activity ended 3 minutes ago and the window is 10 minutes.
 #   fix: Wait out the window (stabilization_window in quorate.yaml) and plan again.
 deny contains f if {
-	some c in lib.scale_downs
+	some i in lib.scale_down_index
+	c := input.changes[i]
 	last := lib.observed(c).last_change
 	last != null
 	age := lib.age_seconds(last)
@@ -96,7 +100,8 @@ deny contains f if {
 #   example: asg.json was captured 2 hours ago and max_observed_age is 15 minutes.
 #   fix: Capture the live state again right before the check (or raise max_observed_age).
 deny contains f if {
-	some c in lib.scale_downs
+	some i in lib.scale_down_index
+	c := input.changes[i]
 	g := lib.observed(c)
 	taken := object.get(g, "taken_at", null)
 	t := taken_at(taken)
