@@ -131,6 +131,16 @@ pub fn parse_duration_ms(s: &str) -> Option<u64> {
     (any && num.is_empty()).then_some(total_ms)
 }
 
+/// The strings of a YAML/JSON list (other items ignored; absent: empty).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect()
+}
+
 fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {
     if let Some(t) = crate::sources::parse_time(s) {
         return Some(t);
@@ -204,25 +214,11 @@ impl Config {
                 Some(Value::Number(n)) => crate::sources::parse_quorum(&n.to_string(), "config"),
                 _ => None,
             };
-            let aliases = g
-                .get("aliases")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect();
+            let aliases = strings(g.get("aliases"));
             cfg.groups
                 .insert(name.clone(), GroupConfig { quorum, aliases });
         }
-        cfg.gitops_controllers = v
-            .pointer("/gitops/controllers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect();
+        cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
         if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
             cfg.admission.failure_mode = FailureMode::Allow;
         }

@@ -285,12 +285,6 @@ impl Diagnostic for FindingDiagnostic {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::super::fixture;
     use super::*;

@@ -110,12 +110,6 @@ pub(super) fn render(report: &Report) -> io::Result<String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use serde_json::{json, Value};
 

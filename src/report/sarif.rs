@@ -266,12 +266,6 @@ fn fingerprint(f: &Finding) -> String {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use serde_json::{json, Value};
 
