@@ -46,7 +46,9 @@ impl SourceText {
         let mut bytes = Vec::new();
         let shown = if path == "-" { "<stdin>" } else { path };
         let read = if path == "-" {
-            std::io::stdin().take(limit + 1).read_to_end(&mut bytes)
+            std::io::stdin()
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut bytes)
         } else {
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::file(stage, shown, format!("cannot open: {e}")))?;
@@ -58,7 +60,7 @@ impl SourceText {
                     return Err(too_large(stage, shown, meta.len(), limit));
                 }
             }
-            file.take(limit + 1).read_to_end(&mut bytes)
+            file.take(limit.saturating_add(1)).read_to_end(&mut bytes)
         };
         read.map_err(|e| Error::file(stage, shown, format!("cannot read: {e}")))?;
         if bytes.len() as u64 > limit {
@@ -559,6 +561,19 @@ pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 5 (found by the policy benchmark): `--max-input-bytes 18446744073709551615`
+    /// overflowed `limit + 1`: every file read as empty in release builds, a panic in debug.
+    #[test]
+    fn regression_issue_5_the_largest_limit_reads_the_whole_file() {
+        let dir = std::env::temp_dir().join(format!("quorate-text-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.json");
+        std::fs::write(&path, "{\"a\": 1}").unwrap();
+        let src = SourceText::read(path.to_str().unwrap(), Stage::Input, u64::MAX).unwrap();
+        assert_eq!(&*src.text, "{\"a\": 1}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn locates_nested_pointers_in_json() {
