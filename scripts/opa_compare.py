@@ -210,7 +210,8 @@ def bench(args):
         if i >= args.warmup:
             times.append(dt)
         if findings is None:
-            findings = sum(len(s) for s in env["result"][0]["expressions"][0]["value"])
+            sets = env["result"][0]["expressions"][0]["value"]
+            findings = sorted({finding_key(item) for s in sets for item in s}, key=repr)
     print(json.dumps({"compile_s": compile_s, "eval_s": times, "findings": findings, "sets": len(refs)}))
 
 

@@ -129,6 +129,14 @@ pub struct DocumentResults {
     pub exceptions: BTreeMap<String, Value>,
 }
 
+/// The change-set policies compiled for regorus' bytecode VM (experimental).
+#[derive(Clone)]
+pub struct RvmProgram {
+    compiled: regorus::CompiledPolicy,
+    program: std::sync::Arc<regorus::rvm::program::Program>,
+    data: RValue,
+}
+
 /// A `test_*` rule: passes when it evaluates to `true` (OPA `opa test` semantics).
 #[derive(Debug, Clone)]
 pub struct TestCase {
@@ -510,6 +518,56 @@ impl PolicySet {
         for ((pkg, _, severity), results) in self.entries.iter().zip(sets) {
             for item in results.as_array().into_iter().flatten() {
                 out.push((pkg.clone(), raw_finding(pkg, *severity, item)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Compiles the change-set entry point for regorus' bytecode VM (RVM). Experimental, for
+    /// benches/policy_eval.rs only: in regorus 0.14.1 the RVM drops findings the interpreter
+    /// and OPA produce on our policies, so `check` does not use it.
+    pub fn rvm_program(&self) -> Result<RvmProgram> {
+        let mut engine = self.engine.clone();
+        let entry = "data.quorate_entry.sets";
+        let compiled = engine
+            .compile_with_entrypoint(&entry.into())
+            .map_err(|e| Error::usage(format!("RVM: {e}")))?;
+        let program =
+            regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[entry])
+                .map_err(|e| Error::usage(format!("RVM: {e}")))?;
+        let data = RValue::from_json_str(&self.data.to_string())
+            .map_err(|e| Error::usage(format!("RVM: {e}")))?;
+        Ok(RvmProgram {
+            compiled,
+            program,
+            data,
+        })
+    }
+
+    /// [`evaluate`](Self::evaluate) on the RVM (see [`rvm_program`](Self::rvm_program)).
+    pub fn evaluate_rvm(&self, rvm: &RvmProgram, input_json: &str) -> Result<Vec<RawFinding>> {
+        let mut vm = regorus::rvm::RegoVM::new_with_policy(rvm.compiled.clone());
+        vm.load_program(rvm.program.clone());
+        vm.set_max_instructions(usize::MAX);
+        vm.set_data(rvm.data.clone())
+            .map_err(|e| Error::usage(format!("RVM: {e}")))?;
+        vm.set_input(
+            RValue::from_json_str(input_json)
+                .map_err(|e| Error::usage(format!("input cannot be passed to policies: {e}")))?,
+        );
+        let value = vm
+            .execute_entry_point_by_name("data.quorate_entry.sets")
+            .map_err(|e| Error::usage(format!("RVM: {e}")))?;
+        let json: Value = serde_json::to_value(&value)
+            .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))?;
+        let mut out = Vec::new();
+        for ((pkg, _, severity), results) in self
+            .entries
+            .iter()
+            .zip(json.as_array().cloned().unwrap_or_default())
+        {
+            for item in results.as_array().into_iter().flatten() {
+                out.push(raw_finding(pkg, *severity, item));
             }
         }
         Ok(out)

@@ -101,3 +101,50 @@ fn rules_reference_is_up_to_date() {
         "docs/rules.md is stale: run `quorate rules --format markdown > docs/rules.md`"
     );
 }
+
+/// A negation OPA and regorus evaluate differently when a field it reads is undefined.
+fn negation_differs(code: &str) -> bool {
+    let Some(negated) = code.strip_prefix("not ") else {
+        return false;
+    };
+    let args = negated
+        .split_once('(')
+        .map(|(_, rest)| rest.rsplit_once(')').map_or(rest, |(a, _)| a));
+    let field_in_call = args.is_some_and(|a| a.contains('.') || a.contains('['));
+    let comparison = [" != ", " == ", " < ", " > ", " <= ", " >= "]
+        .iter()
+        .any(|op| negated.contains(op))
+        && (negated.contains('.') || negated.contains('['));
+    field_in_call || comparison
+}
+
+/// OPA hoists a function call's arguments out of `not`, regorus does not: with `x.y`
+/// undefined, `not f(x.y)` (and `not x.y != v`, a call to `neq`) is true in regorus and
+/// undefined in OPA. The built-in policies pass only plain variables to negated calls;
+/// helpers like `capacity_known(c)` carry the field access. This keeps it that way.
+#[test]
+fn negated_calls_take_no_field_references() {
+    for (code, differs) in [
+        ("not f(x.y)", true),
+        ("not lib.has_members(c)", false),
+        ("not x.y != 1", true),
+        ("not c.capacity.attribute", false),
+        ("not n > 1", false),
+    ] {
+        assert_eq!(negation_differs(code), differs, "{code}");
+    }
+    let mut offenders = Vec::new();
+    for (path, text) in BUILTIN.iter().filter(|(p, _)| !p.ends_with("_test.rego")) {
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split('#').next().unwrap_or_default().trim();
+            if negation_differs(code) {
+                offenders.push(format!("{path}:{}: {code}", i + 1));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "negations OPA and regorus evaluate differently:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -269,7 +269,9 @@ fn bundles_carry_policies_and_data() {
 fn bundles_may_not_claim_quorate_or_stray_outside_their_roots() {
     let tmp = tempfile::tempdir().unwrap();
     let input = write(tmp.path(), "app.yaml", "name: web\nport: 8080\n");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    // (bundle name, files, expected message)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         // No manifest: OPA's default root "" owns all of data, quorate's part too.
         (
             "no-manifest.tar.gz",
