@@ -3,22 +3,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 pub fn etcd(replicas: u32) -> String {
     format!(
@@ -55,7 +41,12 @@ fn json_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
 }
 
 fn rules(report: &serde_json::Value) -> Vec<String> {
-    report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect()
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -68,7 +59,10 @@ fn etcd_five_to_two_is_refused_with_the_line_and_five_to_four_passes() {
     let text = stdout(&out);
     assert!(text.contains("quorum/multiple-voters-at-once"), "{text}");
     assert!(text.contains("k8s/etcd.yaml:7:3"), "{text}");
-    assert!(text.contains("7 │   replicas: 2"), "the head snippet is shown:\n{text}");
+    assert!(
+        text.contains("7 │   replicas: 2"),
+        "the head snippet is shown:\n{text}"
+    );
 
     commit(d, "k8s/etcd.yaml", &etcd(5), "back to 5");
     commit(d, "k8s/etcd.yaml", &etcd(4), "one step down");
@@ -81,12 +75,23 @@ fn etcd_five_to_two_is_refused_with_the_line_and_five_to_four_passes() {
 #[test]
 fn moving_an_object_between_files_is_not_a_delete_and_create() {
     let other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: platform\ndata:\n  a: b\n";
-    let repo = repo_with(&[("k8s/etcd.yaml", etcd(5)), ("k8s/all.yaml", other.to_string())]);
+    let repo = repo_with(&[
+        ("k8s/etcd.yaml", etcd(5)),
+        ("k8s/all.yaml", other.to_string()),
+    ]);
     let d = repo.path();
     std::fs::remove_file(d.join("k8s/etcd.yaml")).unwrap();
-    commit(d, "k8s/all.yaml", &format!("{other}---\n{}", etcd(5)), "merge files");
+    commit(
+        d,
+        "k8s/all.yaml",
+        &format!("{other}---\n{}", etcd(5)),
+        "merge files",
+    );
     let (_, report) = json_report(d, &["HEAD~1..HEAD"]);
-    assert_eq!(report["summary"]["changes"], 0, "an unchanged object moved files: {report}");
+    assert_eq!(
+        report["summary"]["changes"], 0,
+        "an unchanged object moved files: {report}"
+    );
 
     // Moved and scaled in the same commit: one update, located in the new file.
     std::fs::write(d.join("k8s/etcd.yaml"), etcd(2)).unwrap();
@@ -106,9 +111,15 @@ fn deleting_a_workload_removes_every_member() {
     git(d, &["commit", "-qm", "remove etcd"]);
     let (code, report) = json_report(d, &["HEAD~1", "HEAD"]);
     assert_eq!(code, 1);
-    assert!(rules(&report).contains(&"quorum/removes-all-members".to_string()), "{report}");
+    assert!(
+        rules(&report).contains(&"quorum/removes-all-members".to_string()),
+        "{report}"
+    );
     let path = report["findings"][0]["location"]["path"].as_str().unwrap();
-    assert!(path.starts_with("k8s/etcd.yaml@"), "a deleted object is quoted from the base revision: {path}");
+    assert!(
+        path.starts_with("k8s/etcd.yaml@"),
+        "a deleted object is quoted from the base revision: {path}"
+    );
 }
 
 #[test]
@@ -117,7 +128,11 @@ fn staged_sees_the_index_not_the_work_tree() {
     let d = repo.path();
     std::fs::write(d.join("k8s/etcd.yaml"), etcd(2)).unwrap();
     let (code, report) = json_report(d, &["--staged"]);
-    assert_eq!((code, report["summary"]["changes"].as_u64()), (0, Some(0)), "nothing staged yet: {report}");
+    assert_eq!(
+        (code, report["summary"]["changes"].as_u64()),
+        (0, Some(0)),
+        "nothing staged yet: {report}"
+    );
     git(d, &["add", "k8s/etcd.yaml"]);
     let (code, report) = json_report(d, &["--staged"]);
     assert_eq!(code, 1, "{report}");
@@ -136,8 +151,18 @@ fn default_range_is_the_branch_since_its_merge_base() {
     commit(d, "README.md", "docs\n", "docs");
     git(d, &["checkout", "-q", "scale-down"]);
     let (code, report) = json_report(d, &[]);
-    assert_eq!(code, 1, "5 -> 3 over the branch removes two voters: {report}");
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["message"].as_str().unwrap().contains("(5 -> 3)")), "{report}");
+    assert_eq!(
+        code, 1,
+        "5 -> 3 over the branch removes two voters: {report}"
+    );
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("(5 -> 3)")),
+        "{report}"
+    );
     let (_, three_dots) = json_report(d, &["main...scale-down"]);
     assert_eq!(three_dots["findings"], report["findings"]);
 }
@@ -147,16 +172,33 @@ fn bad_revisions_and_non_repositories_exit_2() {
     let repo = repo_with(&[("k8s/etcd.yaml", etcd(5))]);
     let out = run_in(repo.path(), &["diff", "no-such-rev", "HEAD"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("unknown revision `no-such-rev`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown revision `no-such-rev`"),
+        "{}",
+        stderr(&out)
+    );
     let plain = tempfile::tempdir().unwrap();
     let out = run_in(plain.path(), &["diff"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("not a git repository"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a git repository"),
+        "{}",
+        stderr(&out)
+    );
     // A broken manifest in the head revision is the user's to fix: file and line.
-    commit(repo.path(), "k8s/etcd.yaml", "apiVersion: apps/v1\nkind: [StatefulSet\n", "break");
+    commit(
+        repo.path(),
+        "k8s/etcd.yaml",
+        "apiVersion: apps/v1\nkind: [StatefulSet\n",
+        "break",
+    );
     let out = run_in(repo.path(), &["diff", "HEAD~1", "HEAD"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("k8s/etcd.yaml:3:1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("k8s/etcd.yaml:3:1"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

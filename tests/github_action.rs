@@ -13,36 +13,33 @@ use common::*;
 fn action() -> serde_json::Value {
     let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
     let src = quorate::text::SourceText::new("action.yml", text);
-    quorate::text::parse_yaml(&src, quorate::error::Stage::Input).unwrap().remove(0).value
+    quorate::text::parse_yaml(&src, quorate::error::Stage::Input)
+        .unwrap()
+        .remove(0)
+        .value
 }
 
 #[test]
 fn action_yml_is_valid_against_the_schemastore_schema() {
     let schema_path = corpus().join("SchemaStore__schemastore/src/schemas/json/github-action.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let doc = action();
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     // The validator does reject a broken action (SchemaStore's own negative test).
     let bad: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(corpus().join("SchemaStore__schemastore/src/negative_test/github-action/missing_items_in_run.json")).unwrap(),
+        &std::fs::read_to_string(corpus().join(
+            "SchemaStore__schemastore/src/negative_test/github-action/missing_items_in_run.json",
+        ))
+        .unwrap(),
     )
     .unwrap();
     assert!(!validator.is_valid(&bad));
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn etcd(replicas: u32) -> String {
@@ -98,7 +95,12 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v["default"].as_str().unwrap_or_default().to_string()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["default"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     inputs.insert("sarif".into(), sarif.display().to_string());
     let bin_dir = Path::new(bin()).parent().unwrap().display().to_string();
@@ -113,7 +115,10 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
             cmd.env(k, expand(v.as_str().unwrap(), &inputs));
         }
         let out = cmd
-            .env("PATH", format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()))
+            .env(
+                "PATH",
+                format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+            )
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_EVENT_NAME", "pull_request")
             .env("GITHUB_EVENT_PATH", &event)
@@ -130,17 +135,41 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
         outputs.push_str(&String::from_utf8_lossy(&out.stderr));
         last_status = out.status.code();
     }
-    assert_eq!(last_status, Some(1), "the step fails on a deny finding\n{stdout_all}\n{outputs}");
-    let annotations: Vec<&str> = stdout_all.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(
+        last_status,
+        Some(1),
+        "the step fails on a deny finding\n{stdout_all}\n{outputs}"
+    );
+    let annotations: Vec<&str> = stdout_all
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
     assert!(
-        annotations.iter().any(|l| l.starts_with("::error file=k8s/etcd.yaml,line=7,") && l.contains("quorum/multiple-voters-at-once")),
+        annotations
+            .iter()
+            .any(|l| l.starts_with("::error file=k8s/etcd.yaml,line=7,")
+                && l.contains("quorum/multiple-voters-at-once")),
         "annotation on the changed line:\n{stdout_all}"
     );
     let summary = std::fs::read_to_string(&summary).unwrap();
-    assert!(summary.contains("quorum/multiple-voters-at-once") && summary.contains('|'), "{summary}");
+    assert!(
+        summary.contains("quorum/multiple-voters-at-once") && summary.contains('|'),
+        "{summary}"
+    );
     let outputs_file = std::fs::read_to_string(&output).unwrap();
-    assert!(outputs_file.contains("deny=1\nwarn=1\n"), "multiple-voters-at-once (deny) and unverified-health (warn): {outputs_file}");
-    assert!(outputs_file.contains(&format!("sarif={}\n", sarif.display())), "{outputs_file}");
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
-    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "k8s/etcd.yaml");
+    assert!(
+        outputs_file.contains("deny=1\nwarn=1\n"),
+        "multiple-voters-at-once (deny) and unverified-health (warn): {outputs_file}"
+    );
+    assert!(
+        outputs_file.contains(&format!("sarif={}\n", sarif.display())),
+        "{outputs_file}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+            ["uri"],
+        "k8s/etcd.yaml"
+    );
 }

@@ -71,7 +71,7 @@ fn text(s: &str) -> String {
 
 /// Escape for a double- or single-quoted attribute; whitespace controls become references so
 /// attribute-value normalisation does not turn them into spaces.
-fn attr(s: &str) -> String {
+pub(crate) fn attr(s: &str) -> String {
     escape(s, true)
 }
 

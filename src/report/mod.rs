@@ -10,7 +10,7 @@ use crate::model::{Finding, Report, WaiverNote};
 mod github;
 mod human;
 mod json;
-mod junit;
+pub(crate) mod junit;
 mod markdown;
 mod sarif;
 
