@@ -29,12 +29,21 @@ fn manifest(i: usize, replicas: usize, image: &str) -> String {
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Writes one commit whose tree is `files` (path -> content), spread over directories.
-fn commit(repo: &Repository, files: &[(String, String)], parent: Option<git2::Oid>, msg: &str) -> Result<git2::Oid, git2::Error> {
-    let mut dirs: std::collections::BTreeMap<String, git2::TreeBuilder<'_>> = std::collections::BTreeMap::new();
+fn commit(
+    repo: &Repository,
+    files: &[(String, String)],
+    parent: Option<git2::Oid>,
+    msg: &str,
+) -> Result<git2::Oid, git2::Error> {
+    let mut dirs: std::collections::BTreeMap<String, git2::TreeBuilder<'_>> =
+        std::collections::BTreeMap::new();
     for (path, text) in files {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
         let blob = repo.blob(text.as_bytes())?;
@@ -54,7 +63,10 @@ fn commit(repo: &Repository, files: &[(String, String)], parent: Option<git2::Oi
     root.insert("k8s", k8s.write()?, 0o040000)?;
     let tree = repo.find_tree(root.write()?)?;
     let sig = Signature::now("bench", "bench@example.com")?;
-    let parents: Vec<git2::Commit<'_>> = parent.into_iter().map(|p| repo.find_commit(p)).collect::<Result<_, _>>()?;
+    let parents: Vec<git2::Commit<'_>> = parent
+        .into_iter()
+        .map(|p| repo.find_commit(p))
+        .collect::<Result<_, _>>()?;
     let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
     repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &refs)
 }
@@ -74,20 +86,36 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (n, changed, runs) = (env("QUORATE_BENCH_FILES", 20_000), env("QUORATE_BENCH_CHANGED", 1_000), env("QUORATE_BENCH_RUNS", 5));
-    let status = Command::new(env!("CARGO")).args(["build", "--release", "--bin", "quorate"]).current_dir(env!("CARGO_MANIFEST_DIR")).status()?;
+    let (n, changed, runs) = (
+        env("QUORATE_BENCH_FILES", 20_000),
+        env("QUORATE_BENCH_CHANGED", 1_000),
+        env("QUORATE_BENCH_RUNS", 5),
+    );
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "quorate"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()?;
     if !status.success() {
         return Err("cargo build --release failed".into());
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     let bin = format!("{target}/release/quorate");
 
     let dir = std::env::temp_dir().join(format!("quorate-diff-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let repo = Repository::init_bare(&dir)?;
     let t = Instant::now();
-    let path = |i: usize| format!("k8s/team-{:03}/{}-{i}.yaml", i % 200, if i % 2 == 0 { "db" } else { "web" });
-    let mut files: Vec<(String, String)> = (0..n).map(|i| (path(i), manifest(i, 5, "registry.example.com/app:1.0.0"))).collect();
+    let path = |i: usize| {
+        format!(
+            "k8s/team-{:03}/{}-{i}.yaml",
+            i % 200,
+            if i % 2 == 0 { "db" } else { "web" }
+        )
+    };
+    let mut files: Vec<(String, String)> = (0..n)
+        .map(|i| (path(i), manifest(i, 5, "registry.example.com/app:1.0.0")))
+        .collect();
     let base = commit(&repo, &files, None, "base")?;
     // Every (n / changed)-th file changes: StatefulSets lose a member, Deployments get a new image.
     let step = (n / changed.max(1)).max(1);
@@ -96,7 +124,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for k in 0..changed {
         let i = k * step + (k % 2);
         let Some(f) = files.get_mut(i) else { break };
-        f.1 = if i % 2 == 0 { manifest(i, 4, "registry.example.com/app:1.0.0") } else { manifest(i, 5, "registry.example.com/app:1.1.0") };
+        f.1 = if i % 2 == 0 {
+            manifest(i, 4, "registry.example.com/app:1.0.0")
+        } else {
+            manifest(i, 5, "registry.example.com/app:1.1.0")
+        };
         touched += 1;
     }
     let head = commit(&repo, &files, Some(base), "change")?;
@@ -107,10 +139,28 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rss = Vec::new();
     let mut summary = String::new();
     for run in 0..=runs {
-        let mut cmd = if time.exists() { let mut c = Command::new(time); c.args(["-f", "%e %M", &bin]); c } else { Command::new(&bin) };
+        let mut cmd = if time.exists() {
+            let mut c = Command::new(time);
+            c.args(["-f", "%e %M", &bin]);
+            c
+        } else {
+            Command::new(&bin)
+        };
         let t = Instant::now();
         let out = cmd
-            .args(["diff", &base.to_string(), &head.to_string(), "--repo", &dir.display().to_string(), "--format", "json", "--now", "2026-11-24T10:00:00Z", "--fail-on", "never"])
+            .args([
+                "diff",
+                &base.to_string(),
+                &head.to_string(),
+                "--repo",
+                &dir.display().to_string(),
+                "--format",
+                "json",
+                "--now",
+                "2026-11-24T10:00:00Z",
+                "--fail-on",
+                "never",
+            ])
             .output()?;
         let wall = t.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -123,7 +173,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             continue; // warm-up
         }
         walls.push(wall);
-        if let Some(kb) = stderr.lines().last().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()) {
+        if let Some(kb) = stderr
+            .lines()
+            .last()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|k| k.parse::<f64>().ok())
+        {
             rss.push(kb / 1024.0);
         }
     }
@@ -131,9 +186,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let median = walls.get(walls.len() / 2).copied().unwrap_or_default();
     let peak = rss.iter().copied().fold(0.0, f64::max);
     println!("== quorate diff BASE HEAD ({runs} runs after a warm-up)");
-    println!("  wall  median {median:.3} s  min {:.3} s  max {:.3} s   (target < 1 s: {})", walls.first().unwrap_or(&0.0), walls.last().unwrap_or(&0.0), if median < 1.0 { "PASS" } else { "FAIL" });
+    println!(
+        "  wall  median {median:.3} s  min {:.3} s  max {:.3} s   (target < 1 s: {})",
+        walls.first().unwrap_or(&0.0),
+        walls.last().unwrap_or(&0.0),
+        if median < 1.0 { "PASS" } else { "FAIL" }
+    );
     if time.exists() {
-        println!("  peak RSS {peak:.1} MB (GNU time)   (target < 200 MB: {})", if peak < 200.0 { "PASS" } else { "FAIL" });
+        println!(
+            "  peak RSS {peak:.1} MB (GNU time)   (target < 200 MB: {})",
+            if peak < 200.0 { "PASS" } else { "FAIL" }
+        );
     } else {
         println!("  peak RSS not measured: /usr/bin/time missing (apt-get install time)");
     }

@@ -222,7 +222,10 @@ impl Config {
         if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
             cfg.admission.failure_mode = FailureMode::Allow;
         }
-        if v.pointer("/admission/drift_severity").and_then(Value::as_str) == Some("warn") {
+        if v.pointer("/admission/drift_severity")
+            .and_then(Value::as_str)
+            == Some("warn")
+        {
             cfg.admission.drift_severity = crate::model::Severity::Warn;
         }
         for (i, w) in v

@@ -30,7 +30,12 @@ pub struct DiffOptions {
 type Key = (String, String, String, String);
 
 fn key(r: &ObjectRef) -> Key {
-    (r.group().to_string(), r.kind.clone(), r.namespace.clone(), r.name.clone())
+    (
+        r.group().to_string(),
+        r.kind.clone(),
+        r.namespace.clone(),
+        r.name.clone(),
+    )
 }
 
 struct Side {
@@ -40,22 +45,27 @@ struct Side {
 }
 
 /// Parses one revision of a file into its Kubernetes objects; other documents are skipped.
-fn objects(
-    src: &SourceText,
-    inputs: &mut Inputs,
-    into: &mut BTreeMap<Key, Side>,
-) -> Result<()> {
-    let docs: Vec<(usize, Value, Option<crate::text::YamlDoc>)> = match sources::parse(src, Stage::Input)? {
-        Parsed::Json(v) => vec![(0, v, None)],
-        Parsed::Yaml(docs) => docs.into_iter().enumerate().map(|(i, d)| (i, d.value.clone(), Some(d))).collect(),
-    };
+fn objects(src: &SourceText, inputs: &mut Inputs, into: &mut BTreeMap<Key, Side>) -> Result<()> {
+    let docs: Vec<(usize, Value, Option<crate::text::YamlDoc>)> =
+        match sources::parse(src, Stage::Input)? {
+            Parsed::Json(v) => vec![(0, v, None)],
+            Parsed::Yaml(docs) => docs
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| (i, d.value.clone(), Some(d)))
+                .collect(),
+        };
     for (index, value, yaml) in docs {
         if kubernetes::is_list(&value) {
             continue;
         }
-        let Some(r) = kubernetes::object_ref(&value) else { continue };
+        let Some(r) = kubernetes::object_ref(&value) else {
+            continue;
+        };
         if let Some(doc) = yaml {
-            inputs.yaml_spans.insert((src.path.clone(), index), doc.spans);
+            inputs
+                .yaml_spans
+                .insert((src.path.clone(), index), doc.spans);
         }
         let source = SourceRef {
             kind: "kubernetes-manifest".into(),
@@ -118,7 +128,13 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
         }
     }
     // Objects in unchanged files are not in the diff: a move shows both sides.
-    let keys: Vec<Key> = old.keys().chain(new.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let keys: Vec<Key> = old
+        .keys()
+        .chain(new.keys())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for k in keys {
         let (before, after) = (old.get(&k), new.get(&k));
         if let (Some(b), Some(a)) = (before, after) {
@@ -130,9 +146,20 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
             Some(s) => s,
             None => continue,
         };
-        let change = kubernetes::change(&side.r, side.source.clone(), before.map(|b| &b.value), after.map(|a| &a.value));
+        let change = kubernetes::change(
+            &side.r,
+            side.source.clone(),
+            before.map(|b| &b.value),
+            after.map(|a| &a.value),
+        );
         if let Some(live) = inputs.live.get(&change.id) {
-            if let Some(d) = sources::live_drift(&change, &side.r, before.map(|b| &b.value), live, &side.source) {
+            if let Some(d) = sources::live_drift(
+                &change,
+                &side.r,
+                before.map(|b| &b.value),
+                live,
+                &side.source,
+            ) {
                 inputs.drift.push(d);
             }
         }
@@ -154,7 +181,9 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
 /// Errors for arguments that only make sense together.
 pub fn validate(opts: &DiffOptions) -> Result<()> {
     if opts.staged && !opts.revisions.is_empty() {
-        return Err(Error::usage("--staged compares the index with HEAD: give no revisions"));
+        return Err(Error::usage(
+            "--staged compares the index with HEAD: give no revisions",
+        ));
     }
     Ok(())
 }

@@ -20,7 +20,11 @@ pub struct FileChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Range {
     /// Two revisions (`BASE HEAD`, `BASE..HEAD`, `BASE...HEAD` = merge-base of the two).
-    Revs { base: String, head: String, merge_base: bool },
+    Revs {
+        base: String,
+        head: String,
+        merge_base: bool,
+    },
     /// The index (staged changes) against HEAD: what `git commit` would record.
     Staged,
     /// Nothing said: the merge-base with the default branch (or `GITHUB_BASE_REF`) up to HEAD.
@@ -46,7 +50,9 @@ fn git_err(repo_dir: &str, what: &str, e: git2::Error) -> Error {
 pub fn parse_range(args: &[String], staged: bool, base_ref: Option<String>) -> Result<Range> {
     if staged {
         if !args.is_empty() {
-            return Err(Error::usage("--staged compares the index with HEAD: give no revisions"));
+            return Err(Error::usage(
+                "--staged compares the index with HEAD: give no revisions",
+            ));
         }
         return Ok(Range::Staged);
     }
@@ -54,20 +60,42 @@ pub fn parse_range(args: &[String], staged: bool, base_ref: Option<String>) -> R
         [] => Ok(Range::Default { base_ref }),
         [one] => {
             if let Some((b, h)) = one.split_once("...") {
-                return Ok(Range::Revs { base: b.into(), head: or_head(h), merge_base: true });
+                return Ok(Range::Revs {
+                    base: b.into(),
+                    head: or_head(h),
+                    merge_base: true,
+                });
             }
             if let Some((b, h)) = one.split_once("..") {
-                return Ok(Range::Revs { base: b.into(), head: or_head(h), merge_base: false });
+                return Ok(Range::Revs {
+                    base: b.into(),
+                    head: or_head(h),
+                    merge_base: false,
+                });
             }
-            Ok(Range::Revs { base: one.clone(), head: "HEAD".into(), merge_base: false })
+            Ok(Range::Revs {
+                base: one.clone(),
+                head: "HEAD".into(),
+                merge_base: false,
+            })
         }
-        [b, h] => Ok(Range::Revs { base: b.clone(), head: h.clone(), merge_base: false }),
-        _ => Err(Error::usage("quorate diff takes at most two revisions: BASE [HEAD]")),
+        [b, h] => Ok(Range::Revs {
+            base: b.clone(),
+            head: h.clone(),
+            merge_base: false,
+        }),
+        _ => Err(Error::usage(
+            "quorate diff takes at most two revisions: BASE [HEAD]",
+        )),
     }
 }
 
 fn or_head(s: &str) -> String {
-    if s.is_empty() { "HEAD".into() } else { s.into() }
+    if s.is_empty() {
+        "HEAD".into()
+    } else {
+        s.into()
+    }
 }
 
 fn tree_of<'r>(repo: &'r Repository, dir: &str, rev: &str) -> Result<(Tree<'r>, Oid)> {
@@ -77,7 +105,9 @@ fn tree_of<'r>(repo: &'r Repository, dir: &str, rev: &str) -> Result<(Tree<'r>, 
     let commit = obj
         .peel_to_commit()
         .map_err(|e| git_err(dir, &format!("`{rev}` is not a commit"), e))?;
-    let tree = commit.tree().map_err(|e| git_err(dir, "cannot read tree", e))?;
+    let tree = commit
+        .tree()
+        .map_err(|e| git_err(dir, "cannot read tree", e))?;
     Ok((tree, commit.id()))
 }
 
@@ -127,28 +157,58 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
     let (base_tree, base_id, head_tree, head_label, diff) = match range {
         Range::Staged => {
             let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
-            let index = repo.index().map_err(|e| git_err(repo_dir, "cannot read the index", e))?;
+            let index = repo
+                .index()
+                .map_err(|e| git_err(repo_dir, "cannot read the index", e))?;
             let diff = repo
                 .diff_tree_to_index(head.as_ref(), Some(&index), Some(&mut opts))
                 .map_err(|e| git_err(repo_dir, "cannot diff the index", e))?;
-            let head_id = repo.head().ok().and_then(|h| h.target()).map(|o| o.to_string());
-            (head, head_id.unwrap_or_default(), None, "INDEX".to_string(), diff)
+            let head_id = repo
+                .head()
+                .ok()
+                .and_then(|h| h.target())
+                .map(|o| o.to_string());
+            (
+                head,
+                head_id.unwrap_or_default(),
+                None,
+                "INDEX".to_string(),
+                diff,
+            )
         }
-        Range::Revs { base, head, merge_base } => {
+        Range::Revs {
+            base,
+            head,
+            merge_base,
+        } => {
             let (head_tree, head_id) = tree_of(&repo, repo_dir, head)?;
             let (mut base_tree, mut base_id) = tree_of(&repo, repo_dir, base)?;
             if *merge_base {
-                let mb = repo
-                    .merge_base(base_id, head_id)
-                    .map_err(|e| git_err(repo_dir, &format!("no merge base of `{base}` and `{head}`"), e))?;
-                let c = repo.find_commit(mb).map_err(|e| git_err(repo_dir, "merge base", e))?;
-                base_tree = c.tree().map_err(|e| git_err(repo_dir, "merge base tree", e))?;
+                let mb = repo.merge_base(base_id, head_id).map_err(|e| {
+                    git_err(
+                        repo_dir,
+                        &format!("no merge base of `{base}` and `{head}`"),
+                        e,
+                    )
+                })?;
+                let c = repo
+                    .find_commit(mb)
+                    .map_err(|e| git_err(repo_dir, "merge base", e))?;
+                base_tree = c
+                    .tree()
+                    .map_err(|e| git_err(repo_dir, "merge base tree", e))?;
                 base_id = mb;
             }
             let diff = repo
                 .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))
                 .map_err(|e| git_err(repo_dir, "cannot diff", e))?;
-            (Some(base_tree), base_id.to_string(), Some(head_tree), head_id.to_string(), diff)
+            (
+                Some(base_tree),
+                base_id.to_string(),
+                Some(head_tree),
+                head_id.to_string(),
+                diff,
+            )
         }
         Range::Default { base_ref } => {
             let (head_tree, head_id) = tree_of(&repo, repo_dir, "HEAD")?;
@@ -199,9 +259,16 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
     };
     let mut files = Vec::new();
     for delta in diff.deltas() {
-        let old_path = delta.old_file().path().map(|p| p.to_string_lossy().replace('\\', "/"));
-        let new_path = delta.new_file().path().map(|p| p.to_string_lossy().replace('\\', "/"));
-        let relevant = old_path.as_deref().is_some_and(interesting) || new_path.as_deref().is_some_and(interesting);
+        let old_path = delta
+            .old_file()
+            .path()
+            .map(|p| p.to_string_lossy().replace('\\', "/"));
+        let new_path = delta
+            .new_file()
+            .path()
+            .map(|p| p.to_string_lossy().replace('\\', "/"));
+        let relevant = old_path.as_deref().is_some_and(interesting)
+            || new_path.as_deref().is_some_and(interesting);
         if !relevant {
             continue;
         }

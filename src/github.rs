@@ -16,15 +16,29 @@ pub fn pull_request_range() -> Result<Option<(String, String)>> {
         return Ok(None);
     };
     let shown = path.to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::file(Stage::Input, &shown, format!("cannot read the GitHub event: {e}")))?;
-    let event: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::at_position(Stage::Input, &shown, e.line(), e.column(), format!("GitHub event is not JSON: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::file(
+            Stage::Input,
+            &shown,
+            format!("cannot read the GitHub event: {e}"),
+        )
+    })?;
+    let event: Value = serde_json::from_str(&text).map_err(|e| {
+        Error::at_position(
+            Stage::Input,
+            &shown,
+            e.line(),
+            e.column(),
+            format!("GitHub event is not JSON: {e}"),
+        )
+    })?;
     let sha = |p: &str| event.pointer(p).and_then(Value::as_str).map(String::from);
-    Ok(match (sha("/pull_request/base/sha"), sha("/pull_request/head/sha")) {
-        (Some(b), Some(h)) => Some((b, h)),
-        _ => None,
-    })
+    Ok(
+        match (sha("/pull_request/base/sha"), sha("/pull_request/head/sha")) {
+            (Some(b), Some(h)) => Some((b, h)),
+            _ => None,
+        },
+    )
 }
 
 /// Appends to a file named by an environment variable (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT).

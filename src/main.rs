@@ -14,8 +14,8 @@ use std::time::Duration;
 use clap::Parser;
 use quorate::check::{self, CheckOptions};
 use quorate::cli::{
-    DiffArgs, EvalArgs, TestArgs, TestFormat,
-    CheckArgs, Cli, ColorChoice, Command, FailOn, OutputFormat, RulesFormat, SchemaKind,
+    CheckArgs, Cli, ColorChoice, Command, DiffArgs, EvalArgs, FailOn, OutputFormat, RulesFormat,
+    SchemaKind, TestArgs, TestFormat,
 };
 use quorate::error::Error;
 use quorate::model::Severity;
@@ -85,7 +85,12 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
     let timeout = quorate::config::parse_duration_ms(&eval.timeout)
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
-        .ok_or_else(|| Error::usage(format!("--timeout `{}` is not a duration (e.g. 10s)", eval.timeout)))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--timeout `{}` is not a duration (e.g. 10s)",
+                eval.timeout
+            ))
+        })?;
     Ok(CheckOptions {
         paths,
         observed: eval.observed.clone(),
@@ -170,7 +175,9 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            eval.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            eval.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
         }
     };
     let write = |path: &std::path::Path, format: Format| -> Result<(), Error> {
@@ -178,7 +185,11 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         report::render(report, format, false, &mut buf)
             .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
         std::fs::write(path, &buf).map_err(|e| {
-            Error::file(quorate::error::Stage::Output, path.display().to_string(), format!("cannot write: {e}"))
+            Error::file(
+                quorate::error::Stage::Output,
+                path.display().to_string(),
+                format!("cannot write: {e}"),
+            )
         })
     };
     if let Some(path) = &eval.sarif {
@@ -188,8 +199,9 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         Some(path) => write(path, format)?,
         None => {
             let mut buf = Vec::new();
-            report::render(report, format, color, &mut buf)
-                .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
+            report::render(report, format, color, &mut buf).map_err(|e| {
+                Error::file(quorate::error::Stage::Output, "<report>", e.to_string())
+            })?;
             print(&String::from_utf8_lossy(&buf))?;
         }
     }
@@ -208,7 +220,12 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
     let timeout = quorate::config::parse_duration_ms(&args.timeout)
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
-        .ok_or_else(|| Error::usage(format!("--timeout `{}` is not a duration (e.g. 10s)", args.timeout)))?;
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--timeout `{}` is not a duration (e.g. 10s)",
+                args.timeout
+            ))
+        })?;
     let opts = quorate::testing::TestOptions {
         paths: args.paths,
         policies: args.policies,
@@ -227,7 +244,11 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
     };
     match &args.output {
         Some(path) => std::fs::write(path, &text).map_err(|e| {
-            Error::file(quorate::error::Stage::Output, path.display().to_string(), format!("cannot write: {e}"))
+            Error::file(
+                quorate::error::Stage::Output,
+                path.display().to_string(),
+                format!("cannot write: {e}"),
+            )
         })?,
         None => {
             print(&text)?;

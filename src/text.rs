@@ -132,7 +132,6 @@ impl SourceText {
             .and_then(|s| s.chars().next())
             .map_or(0, char::len_utf8)
     }
-
 }
 
 fn too_large(stage: Stage, path: &str, size: u64, limit: u64) -> Error {
@@ -188,7 +187,13 @@ pub fn parse_yaml_with(src: &SourceText, stage: Stage, schema: YamlSchema) -> Re
     let mut parser = saphyr_parser::Parser::new_from_str(&src.text);
     let scan_error = |e: &saphyr::ScanError| {
         let m = e.marker();
-        Error::at_line_col(stage, src, m.line(), m.col() + 1, format!("invalid YAML: {}", e.info()))
+        Error::at_line_col(
+            stage,
+            src,
+            m.line(),
+            m.col() + 1,
+            format!("invalid YAML: {}", e.info()),
+        )
     };
     parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
     if let Some(e) = loader.error() {
@@ -212,10 +217,19 @@ pub fn parse_yaml_with(src: &SourceText, stage: Stage, schema: YamlSchema) -> Re
     let mut out = Vec::with_capacity(docs.len());
     for doc in &docs {
         let mut spans = HashMap::new();
-        let ctx = Ctx { to_byte: &to_byte, src, stage, schema };
+        let ctx = Ctx {
+            to_byte: &to_byte,
+            src,
+            stage,
+            schema,
+        };
         let value = yaml_to_json(doc, String::new(), &mut spans, &ctx)?;
         let start = to_byte(doc.span.start.index());
-        out.push(YamlDoc { value, spans, start });
+        out.push(YamlDoc {
+            value,
+            spans,
+            start,
+        });
     }
     Ok(out)
 }
@@ -248,7 +262,9 @@ fn resolve_scalar(text: &str, plain: bool, tag: Option<&str>, schema: YamlSchema
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(b),
         Scalar::Integer(i) => Value::from(i),
-        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number),
+        Scalar::FloatingPoint(f) => {
+            serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
+        }
         Scalar::String(s) => Value::String(s.into_owned()),
     }
 }
@@ -274,7 +290,10 @@ fn resolve_yaml11(t: &str) -> Option<Value> {
         i64::from_str_radix(hex, 16).ok()
     } else if let Some(bin) = digits.strip_prefix("0b") {
         i64::from_str_radix(bin, 2).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
         i64::from_str_radix(&digits, 8).ok()
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().ok()
@@ -289,7 +308,9 @@ fn resolve_yaml11(t: &str) -> Option<Value> {
         return Some(Value::Null);
     }
     let looks_float = body.bytes().any(|b| b.is_ascii_digit())
-        && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'));
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'));
     if looks_float && body.contains('.') {
         if let Ok(f) = digits.parse::<f64>() {
             return serde_json::Number::from_f64(if neg { -f } else { f }).map(Value::Number);

@@ -93,11 +93,15 @@ pub fn replicas(r: &ObjectRef, v: &Value) -> Option<(i64, String)> {
         return Some((total, "/spec/nodeSets".into()));
     }
     match r.kind.as_str() {
-        "StatefulSet" | "Deployment" | "ReplicaSet" => {
-            Some((int(v.pointer("/spec/replicas")).unwrap_or(1), "/spec/replicas".into()))
-        }
+        "StatefulSet" | "Deployment" | "ReplicaSet" => Some((
+            int(v.pointer("/spec/replicas")).unwrap_or(1),
+            "/spec/replicas".into(),
+        )),
         // autoscaling/v1 Scale: a missing spec.replicas means 0.
-        "Scale" => Some((int(v.pointer("/spec/replicas")).unwrap_or(0), "/spec/replicas".into())),
+        "Scale" => Some((
+            int(v.pointer("/spec/replicas")).unwrap_or(0),
+            "/spec/replicas".into(),
+        )),
         "HorizontalPodAutoscaler" => {
             int(v.pointer("/spec/maxReplicas")).map(|n| (n, "/spec/maxReplicas".into()))
         }
@@ -125,7 +129,10 @@ pub fn voters(r: &ObjectRef, v: &Value) -> Option<(i64, String)> {
 /// Group of an object: workloads are their own group, HPAs and Scales belong to their target.
 pub fn group_of(r: &ObjectRef, v: &Value) -> String {
     match r.kind.as_str() {
-        "HorizontalPodAutoscaler" => match (s(v, "/spec/scaleTargetRef/kind"), s(v, "/spec/scaleTargetRef/name")) {
+        "HorizontalPodAutoscaler" => match (
+            s(v, "/spec/scaleTargetRef/kind"),
+            s(v, "/spec/scaleTargetRef/name"),
+        ) {
             (Some(k), Some(n)) => format!("{}/{k}/{n}", r.namespace),
             _ => r.id(),
         },
@@ -137,7 +144,12 @@ pub fn group_of(r: &ObjectRef, v: &Value) -> String {
 pub fn labels(v: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for p in ["/metadata/labels", "/metadata/annotations"] {
-        for (k, val) in v.pointer(p).and_then(Value::as_object).into_iter().flatten() {
+        for (k, val) in v
+            .pointer(p)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             if let Some(text) = val.as_str() {
                 out.insert(k.clone(), text.to_string());
             }
@@ -156,7 +168,13 @@ pub fn change(
     let action = match (before, after) {
         (None, Some(_)) => Action::Create,
         (Some(_), None) => Action::Delete,
-        (Some(b), Some(a)) if b.get("spec") == a.get("spec") && b.get("metadata").and_then(|m| m.get("labels")) == a.get("metadata").and_then(|m| m.get("labels")) => Action::NoOp,
+        (Some(b), Some(a))
+            if b.get("spec") == a.get("spec")
+                && b.get("metadata").and_then(|m| m.get("labels"))
+                    == a.get("metadata").and_then(|m| m.get("labels")) =>
+        {
+            Action::NoOp
+        }
         _ => Action::Update,
     };
     let count = |v: Option<&Value>, f: fn(&ObjectRef, &Value) -> Option<(i64, String)>| {
@@ -211,18 +229,33 @@ pub fn status_group(r: &ObjectRef, v: &Value) -> Group {
             g.add_work("rollout", "pending", format!("spec generation {gen} not yet observed by the controller (observedGeneration {obs})"));
         }
     }
-    if let (Some(cur), Some(upd)) = (s(v, "/status/currentRevision"), s(v, "/status/updateRevision")) {
+    if let (Some(cur), Some(upd)) = (
+        s(v, "/status/currentRevision"),
+        s(v, "/status/updateRevision"),
+    ) {
         if cur != upd {
-            g.add_work("rollout", "in-progress", format!("revision {upd} rolling out over {cur}"));
+            g.add_work(
+                "rollout",
+                "in-progress",
+                format!("revision {upd} rolling out over {cur}"),
+            );
         }
     }
     if let (Some(want), Some(updated)) = (desired, st("updatedReplicas")) {
         if updated < want && !is_eck(r) {
-            g.add_work("rollout", "in-progress", format!("{updated} of {want} replicas updated"));
+            g.add_work(
+                "rollout",
+                "in-progress",
+                format!("{updated} of {want} replicas updated"),
+            );
         }
     }
     if let Some(t) = st("terminatingReplicas").filter(|&t| t > 0) {
-        g.add_work("termination", "in-progress", format!("{t} replicas terminating"));
+        g.add_work(
+            "termination",
+            "in-progress",
+            format!("{t} replicas terminating"),
+        );
     }
     if is_eck(r) {
         g.health = match s(v, "/status/health") {
@@ -247,7 +280,11 @@ pub fn pod_member(v: &Value) -> Option<(String, Member)> {
     let owner = v
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .and_then(|o| o.iter().find(|x| x.get("controller") == Some(&Value::Bool(true))).or(o.first()));
+        .and_then(|o| {
+            o.iter()
+                .find(|x| x.get("controller") == Some(&Value::Bool(true)))
+                .or(o.first())
+        });
     let lab = labels(v);
     let group = if let Some(cluster) = lab.get("elasticsearch.k8s.elastic.co/cluster-name") {
         format!("{}/Elasticsearch/{cluster}", r.namespace)
@@ -269,10 +306,18 @@ pub fn pod_member(v: &Value) -> Option<(String, Member)> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|c| c.get("type").and_then(Value::as_str) == Some("Ready") && c.get("status").and_then(Value::as_str) == Some("True"));
-    let deleting = v.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
+        .any(|c| {
+            c.get("type").and_then(Value::as_str) == Some("Ready")
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        });
+    let deleting = v
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null());
     let (state, raw) = if deleting {
-        (MemberState::Terminating, format!("{phase} (deletionTimestamp set)"))
+        (
+            MemberState::Terminating,
+            format!("{phase} (deletionTimestamp set)"),
+        )
     } else {
         let state = match phase {
             "Pending" => MemberState::Pending,
@@ -382,7 +427,13 @@ impl Pdb {
 
 /// `kubectl get statefulsets,deployments,pods,poddisruptionbudgets -A -o json`.
 pub fn observed_list(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
-    for (i, item) in doc.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, item) in doc
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let Some(r) = object_ref(item) else { continue };
         let mut source = src.clone();
         source.pointer = format!("/items/{i}");
@@ -431,7 +482,10 @@ mod tests {
         assert_eq!(c.kind, "apps/v1/StatefulSet");
         assert_eq!(c.action, Action::Update);
         let cap = c.capacity.unwrap();
-        assert_eq!((cap.before, cap.after, cap.attribute.as_str()), (Some(5), Some(2), "/spec/replicas"));
+        assert_eq!(
+            (cap.before, cap.after, cap.attribute.as_str()),
+            (Some(5), Some(2), "/spec/replicas")
+        );
         assert_eq!(c.labels["quorate.dev/quorum"], "majority");
     }
 
@@ -451,7 +505,8 @@ mod tests {
         let p = pdb(&json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "etcd", "namespace": "platform"},
             "spec": {"minAvailable": "51%", "selector": {"matchLabels": {"app": "etcd"}}}})).unwrap();
         assert_eq!(p.quorum(5).unwrap().min, Some(3));
-        let sts = json!({"spec": {"template": {"metadata": {"labels": {"app": "etcd", "tier": "db"}}}}});
+        let sts =
+            json!({"spec": {"template": {"metadata": {"labels": {"app": "etcd", "tier": "db"}}}}});
         assert!(p.selects("platform", &sts));
         assert!(!p.selects("other", &sts));
         let q = pdb(&json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "x"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"a": "b"}}}})).unwrap();

@@ -126,7 +126,9 @@ pub(crate) fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
         Some('{' | '[') => text::parse_json(src, stage).map(Parsed::Json),
         // Kubernetes reads YAML with 1.1 scalar rules; quorate's own files are YAML 1.2 and
         // have no scalars where the two disagree.
-        Some(_) => text::parse_yaml_with(src, stage, text::YamlSchema::Kubernetes).map(Parsed::Yaml),
+        Some(_) => {
+            text::parse_yaml_with(src, stage, text::YamlSchema::Kubernetes).map(Parsed::Yaml)
+        }
     }
 }
 
@@ -364,7 +366,9 @@ impl Inputs {
             let change = kubernetes::change(&r, source.clone(), live, Some(&manifest));
             if let Some(live) = live {
                 let applied = live
-                    .pointer("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
+                    .pointer(
+                        "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration",
+                    )
                     .and_then(Value::as_str)
                     .and_then(|t| serde_json::from_str::<Value>(t).ok());
                 if let Some(d) = live_drift(&change, &r, applied.as_ref(), live, &source) {
@@ -384,18 +388,36 @@ impl Inputs {
         let mut workloads: Vec<(String, String, Value)> = self
             .live
             .iter()
-            .filter_map(|(id, v)| Some((id.clone(), kubernetes::object_ref(v)?.namespace, v.clone())))
+            .filter_map(|(id, v)| {
+                Some((id.clone(), kubernetes::object_ref(v)?.namespace, v.clone()))
+            })
             .collect();
         for c in &self.changes {
-            let obj = if c.after.is_null() { &c.before } else { &c.after };
+            let obj = if c.after.is_null() {
+                &c.before
+            } else {
+                &c.after
+            };
             if let Some(r) = kubernetes::object_ref(obj) {
-                workloads.push((c.group.clone().unwrap_or_else(|| r.id()), r.namespace.clone(), obj.clone()));
+                workloads.push((
+                    c.group.clone().unwrap_or_else(|| r.id()),
+                    r.namespace.clone(),
+                    obj.clone(),
+                ));
             }
         }
         for (group, ns, obj) in workloads {
-            let Some(r) = kubernetes::object_ref(&obj) else { continue };
-            let Some((replicas, _)) = kubernetes::replicas(&r, &obj) else { continue };
-            if let Some(q) = pdbs.iter().filter(|p| p.selects(&ns, &obj)).find_map(|p| p.quorum(replicas)) {
+            let Some(r) = kubernetes::object_ref(&obj) else {
+                continue;
+            };
+            let Some((replicas, _)) = kubernetes::replicas(&r, &obj) else {
+                continue;
+            };
+            if let Some(q) = pdbs
+                .iter()
+                .filter(|p| p.selects(&ns, &obj))
+                .find_map(|p| p.quorum(replicas))
+            {
                 let g = self.observed.groups.entry(group).or_default();
                 if g.quorum.is_none() {
                     g.quorum = Some(q);
