@@ -1,8 +1,10 @@
 //! The published policy input schema (`quorate schema input`) against what `check --emit-input`
 //! really emits: every scenario and every Terraform plan of the shared corpus must validate.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use jsonschema::error::ValidationErrorKind as K;
 use serde_json::{json, Value};
@@ -33,17 +35,10 @@ fn validator() -> jsonschema::Validator {
 }
 
 /// Runs quorate in `dir`, sealed from the machine (own HOME, no color, no CI env).
+/// The shared sealed runner (tests/common), for owned argument lists.
 fn run_in(dir: &Path, args: &[String]) -> Output {
-    let home = std::env::temp_dir().join("quorate-input-schema-home");
-    let _ = std::fs::create_dir_all(&home);
-    Command::new(env!("CARGO_BIN_EXE_quorate"))
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", &home)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run quorate in {}: {e}", dir.display()))
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::run_in(dir, &refs)
 }
 
 /// `instance path: message` for an error, and for the alternatives of anyOf/oneOf errors.
