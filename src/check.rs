@@ -266,22 +266,14 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
             }
         }
     }
-    let mut spans: HashMap<(String, usize), HashMap<String, Span>> = HashMap::new();
+    // YAML files already have a span for every node; JSON files are located in one pass each.
+    let mut json_spans: HashMap<String, HashMap<String, Span>> = HashMap::new();
     for (path, pointers) in wanted {
         let Some(src) = inputs.sources.get(path) else {
             continue;
         };
-        if inputs.yaml_spans.keys().any(|(p, _)| p == path) {
-            for ((p, doc), s) in &inputs.yaml_spans {
-                if p == path {
-                    spans.insert((p.clone(), *doc), s.clone());
-                }
-            }
-        } else {
-            spans.insert(
-                (path.to_string(), 0),
-                text::locate_json(&src.text, &pointers),
-            );
+        if !inputs.yaml_spans.keys().any(|(p, _)| p == path) {
+            json_spans.insert(path.to_string(), text::locate_json(&src.text, &pointers));
         }
     }
     raw.into_iter()
@@ -289,7 +281,10 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
         .map(|(r, target)| {
             let location = target.and_then(|(path, doc, pointer)| {
                 let src = inputs.sources.get(&path)?;
-                let map = spans.get(&(path.clone(), doc))?;
+                let map = inputs
+                    .yaml_spans
+                    .get(&(path.clone(), doc))
+                    .or_else(|| json_spans.get(&path))?;
                 let mut p = pointer.clone();
                 let (start, end) = loop {
                     if let Some(s) = map.get(&p) {
