@@ -10,7 +10,17 @@ baseline_drift := [d | some d in input.drift; d.source != "admission-actor"]
 
 drifted_addresses contains d.address if some d in baseline_drift
 
-entries_by_address[address] := [d | some d in baseline_drift; d.address == address] if some address in drifted_addresses
+# The entries' [address, index] pairs sorted, so each address is one run: one sort instead of
+# one scan of every entry per address.
+drift_pairs := sort([[d.address, i] | some i, d in baseline_drift])
+
+drift_run_starts := [k | some k, _ in drift_pairs; lib.run_start(drift_pairs, k)]
+
+entries_by_address[address] := [baseline_drift[p[1]] | some p in array.slice(drift_pairs, start, end)] if {
+	some j, start in drift_run_starts
+	address := drift_pairs[start][0]
+	end := lib.run_end(drift_run_starts, j, count(drift_pairs))
+}
 
 entries(address) := entries_by_address[address]
 

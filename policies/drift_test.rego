@@ -101,6 +101,20 @@ test_several_drifted_attributes_make_one_finding if {
 	contains(f.msg, "/desired_capacity is 6 live but 3 in state; /max_size is 9 live but 6 in state")
 }
 
+test_interleaved_drift_entries_are_grouped_by_resource if {
+	entries := [
+		drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/max_size", 6, 9),
+		noop_drift,
+		outage_drift,
+	]
+	fs := drift.deny with input as changeset([asg(6, 3)], entries)
+	[f] := with_rule(fs, "drift/change-on-drifted-resource")
+	contains(f.msg, "/max_size is 9 live but 6 in state; /desired_capacity is 6 live but 3 in state")
+	ws := drift.warn with input as changeset([asg(6, 3)], entries)
+	[w] := with_rule(ws, "drift/unmanaged-change")
+	w.msg == "aws_instance.ec2 was changed outside Terraform: /instance_type is \"t3.large\" live but \"t3.medium\" in state"
+}
+
 test_long_drifted_values_are_shortened if {
 	long := concat("", [sprintf("%d", [i % 10]) | some i in numbers.range(1, 60)])
 	d := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/launch_template/0/id", "lt-0", long)

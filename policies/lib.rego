@@ -47,22 +47,59 @@ removes_members(c) if count(c.members_removed) > 0
 
 removes_members(c) if c.action in {"delete", "replace"}
 
+# Changes that remove members (see removes_members), found in one pass per condition with no
+# function call per change: most changes of a large plan remove nothing.
+removing_index contains i if {
+	some i, c in input.changes
+	is_number(c.capacity.before)
+	is_number(c.capacity.after)
+	c.capacity.after < c.capacity.before
+}
+
+removing_index contains i if {
+	some i, c in input.changes
+	is_number(c.voters.before)
+	is_number(c.voters.after)
+	c.voters.after < c.voters.before
+}
+
+removing_index contains i if {
+	some i, c in input.changes
+	count(c.members_removed) > 0
+}
+
+removing_index contains i if {
+	some i, c in input.changes
+	c.action in {"delete", "replace"}
+}
+
 # Changes that shrink a group, one per group for count/for_each instances (the first
 # removing instance speaks for its group, so a group gets one finding, not one per member).
 # Kept as indexes into input.changes: sets of whole change objects are costly to build.
 scale_down_index contains i if {
-	some i, c in input.changes
-	removes_members(c)
-	c.capacity != null
+	some i in removing_index
+	input.changes[i].capacity != null
 }
 
 scale_down_index contains i if {
-	some i, c in input.changes
-	removes_members(c)
+	some i in removing_index
+	c := input.changes[i]
 	c.capacity == null
 	is_member_of_group(c)
-	ids := [x.id | some x in group_changes(c); x.capacity == null; removes_members(x)]
-	c.id == min(ids)
+	c.id == first_removing_id(c)
+}
+
+first_removing_id(c) := first_removing[c.group] if c.group in instance_groups
+
+first_removing_id(c) := min([x.id | some x in group_changes(c); x.capacity == null; removes_members(x)]) if {
+	not c.group in instance_groups
+}
+
+# Per count/for_each group, the id of its first instance without a count that removes members.
+first_removing[g] := min(ids) if {
+	some g, indexes in indexes_by_group
+	ids := [x.id | some i in indexes; i in removing_index; x := input.changes[i]; x.capacity == null]
+	count(ids) > 0
 }
 
 scale_downs contains input.changes[i] if some i in scale_down_index
@@ -71,16 +108,21 @@ scale_downs contains input.changes[i] if some i in scale_down_index
 # evaluated once, functions on every call. Values that do not apply are null.
 facts[i] := {
 	"quorum": spec_or_null(c),
-	"size_before": size_before_or_null(c),
-	"size_after": size_after_or_null(c),
-	"healthy_now": healthy_now_or_null(c),
-	"healthy_after": healthy_after_or_null(c),
-	"removals": removals_or_null(c),
-	"protected": protected_healthy(c),
+	"size_before": before,
+	"size_after": after,
+	"healthy_now": now,
+	"healthy_after": healthy_after_or_null(now, removed, protected),
+	"removals": removed,
+	"protected": protected,
 	"has_members": has_members_bool(c),
 } if {
 	some i in scale_down_index
 	c := input.changes[i]
+	before := size_before_or_null(c)
+	after := size_after_or_null(c)
+	now := healthy_now_or_null(c)
+	removed := removals_or_null(before, after, c)
+	protected := protected_healthy(c)
 }
 
 spec_or_null(c) := s if s := quorum_spec(c)
@@ -92,11 +134,15 @@ else := null
 healthy_now_or_null(c) := n if n := healthy_now(c)
 else := null
 
-healthy_after_or_null(c) := n if n := healthy_after(c)
-else := null
+healthy_after_or_null(now, removed, protected) := healthy_after_of(now, removed, protected) if {
+	is_number(now)
+	is_number(removed)
+} else := null
 
-removals_or_null(c) := n if n := removals(c)
-else := null
+removals_or_null(before, after, c) := removals_of(before, after, c) if {
+	is_number(before)
+	is_number(after)
+} else := null
 
 size_before_or_null(c) := n if n := size_before(c)
 else := null
@@ -239,7 +285,27 @@ instance_groups contains c.group if {
 	c.group != c.id
 }
 
-changes_by_group[g] := [x | some x in input.changes; x.group == g] if some g in instance_groups
+# The instances' [group, index] pairs sorted, so each group is one run: one sort instead of
+# one scan of every change per group.
+instance_pairs := sort([[c.group, i] | some i, c in input.changes; c.group in instance_groups])
+
+instance_run_starts := [k | some k, _ in instance_pairs; run_start(instance_pairs, k)]
+
+run_start(_, k) if k == 0
+
+run_start(pairs, k) if pairs[k - 1][0] != pairs[k][0]
+
+run_end(starts, j, _) := starts[j + 1] if j + 1 < count(starts)
+
+run_end(starts, j, n) := n if j + 1 == count(starts)
+
+indexes_by_group[g] := [p[1] | some p in array.slice(instance_pairs, start, end)] if {
+	some j, start in instance_run_starts
+	g := instance_pairs[start][0]
+	end := run_end(instance_run_starts, j, count(instance_pairs))
+}
+
+changes_by_group[g] := [input.changes[i] | some i in indexes] if some g, indexes in indexes_by_group
 
 group_changes(c) := changes_by_group[c.group] if c.group in instance_groups
 
@@ -273,7 +339,9 @@ healthy_now(c) := plan_size_before(c) if not has_members(c)
 # The provider may remove the healthy members first: every removal is a healthy one.
 # A change that names the members it removes while the count stays (a pod deleted or evicted
 # at admission: its workload replaces it) removes those members meanwhile.
-removals(c) := max([0, size_before(c) - size_after(c), count(c.members_removed)])
+removals(c) := removals_of(size_before(c), size_after(c), c)
+
+removals_of(before, after, c) := max([0, before - after, count(c.members_removed)])
 
 # Members protected from scale-in (ProtectedFromScaleIn) cannot be picked by the provider,
 # so the worst case removes only unprotected healthy members.
@@ -281,9 +349,9 @@ protected_healthy(c) := count([m | some m in healthy_voters(c); m.protected == t
 
 protected_healthy(c) := 0 if not has_members(c)
 
-healthy_removed(c) := min([removals(c), healthy_now(c) - protected_healthy(c)])
+healthy_after(c) := healthy_after_of(healthy_now(c), removals(c), protected_healthy(c))
 
-healthy_after(c) := healthy_now(c) - healthy_removed(c)
+healthy_after_of(now, removed, protected) := now - min([removed, now - protected])
 
 # Voters after the change: the explicit voter count when the resource has one.
 voters_after(c) := c.voters.after if voters_known(c)

@@ -281,6 +281,32 @@ test_count_group_has_one_scale_down if {
 	ids == {"aws_instance.etcd[3]", "aws_autoscaling_group.search"}
 }
 
+# Instances of several groups, interleaved and out of order in the plan: each group is still
+# counted on its own (the groups are runs of a sorted index, not contiguous plan entries).
+other_instance(i, action) := object.union(instance(i, action), {
+	"id": sprintf("aws_instance.zk[%d]", [i]),
+	"name": "zk",
+	"group": "aws_instance.zk",
+	"members_removed": [sprintf("i-zk%d", [i]) | action == "delete"],
+})
+
+interleaved_plan := [
+	instance(4, "delete"), other_instance(0, "no-op"), instance(0, "no-op"), other_instance(2, "delete"),
+	instance(3, "delete"), other_instance(1, "no-op"), instance(1, "no-op"), instance(2, "no-op"),
+]
+
+test_interleaved_groups_are_counted_apart if {
+	etcd := instance(3, "delete")
+	zk := other_instance(2, "delete")
+	[x.id | some x in lib.group_changes(etcd)] == ["aws_instance.etcd[4]", "aws_instance.etcd[0]", "aws_instance.etcd[3]", "aws_instance.etcd[1]", "aws_instance.etcd[2]"] with input as changeset(interleaved_plan, {})
+	lib.size_before(etcd) == 5 with input as changeset(interleaved_plan, {})
+	lib.size_after(etcd) == 3 with input as changeset(interleaved_plan, {})
+	lib.size_before(zk) == 3 with input as changeset(interleaved_plan, {})
+	lib.size_after(zk) == 2 with input as changeset(interleaved_plan, {})
+	ids := {c.id | some c in lib.scale_downs} with input as changeset(interleaved_plan, {})
+	ids == {"aws_instance.etcd[3]", "aws_instance.zk[2]"}
+}
+
 test_member_group_every_delete_is_counted if {
 	every i in [3, 4] {
 		lib.size_after(instance(i, "delete")) == 3 with input as changeset(etcd_plan, {})

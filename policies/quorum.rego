@@ -128,7 +128,8 @@ warn contains f if {
 #   example: dedicated_master_count 3 -> 4, or an etcd cluster scaled from 3 to 4.
 #   fix: Use an odd number of voters (3, 5, 7).
 warn contains f if {
-	some c in input.changes
+	some i in growing_index
+	c := input.changes[i]
 	lib.is_quorum_group(c)
 	lower(sprintf("%v", [lib.quorum_spec(c)])) == "majority"
 	after := lib.voters_after(c)
@@ -158,4 +159,19 @@ warn contains f if {
 	x.quorum != null
 	x.has_members == false
 	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks %s, a quorum group, but no observed state was given for it; members are assumed healthy", [c.id, lib.group_name(c)]))
+}
+
+# Changes whose voter or member count grows: the only ones even-voters can flag (a count/for_each
+# group never grows by an instance's change: its size after is its size before less removals).
+# One pass with no function call per change, so the quorum lookups run only for these.
+growing_index contains i if {
+	some i, c in input.changes
+	is_number(c.voters.after)
+	c.voters.after > c.voters.before
+}
+
+growing_index contains i if {
+	some i, c in input.changes
+	is_number(c.capacity.after)
+	c.capacity.after > c.capacity.before
 }
