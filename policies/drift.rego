@@ -14,7 +14,7 @@ drifted_addresses contains d.address if some d in baseline_drift
 # one scan of every entry per address.
 drift_pairs := sort([[d.address, i] | some i, d in baseline_drift])
 
-drift_run_starts := [k | some k, _ in drift_pairs; lib.run_start(drift_pairs, k)]
+drift_run_starts := lib.run_starts(drift_pairs)
 
 entries_by_address[address] := [baseline_drift[p[1]] | some p in array.slice(drift_pairs, start, end)] if {
 	some j, start in drift_run_starts

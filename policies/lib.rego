@@ -98,7 +98,8 @@ first_removing_id(c) := min([x.id | some x in group_changes(c); x.capacity == nu
 # Per count/for_each group, the id of its first instance without a count that removes members.
 first_removing[g] := min(ids) if {
 	some g, indexes in indexes_by_group
-	ids := [x.id | some i in indexes; i in removing_index; x := input.changes[i]; x.capacity == null]
+	removing := removing_index
+	ids := [x.id | some i in indexes; i in removing; x := input.changes[i]; x.capacity == null]
 	count(ids) > 0
 }
 
@@ -171,7 +172,7 @@ serving(m) if {
 	m.healthy == true
 }
 
-healthy_members(c) := [m | some m in members(c); serving(m)]
+healthy_members(c) := [m | some m in members(c); m.state == "running"; m.healthy == true]
 
 transitional := {"pending", "terminating", "stopping"}
 
@@ -224,56 +225,41 @@ required(spec, _) := to_number(spec) if {
 # Voter-count changes (dedicated masters) are judged on the voters; everything else on capacity.
 # Resources with a distinct voter count (dedicated masters) are judged on their voters:
 # their other members (data nodes) do not vote.
-has_voters(c) if is_num(c.voters.before)
-
-has_voters(c) if voters_known(c)
-
-uses_voters(c) if has_voters(c)
+# (The helpers below are else-chains: the first branch that holds decides, and the later
+# ones are not evaluated at all, which matters on plans with thousands of changes.)
+uses_voters(c) if {
+	is_number(c.voters.before)
+} else := true if {
+	is_number(c.voters.after)
+}
 
 # Size after the change.
-size_after(c) := c.voters.after if uses_voters(c)
-
-size_after(c) := 0 if {
-	not uses_voters(c)
+size_after(c) := c.voters.after if {
+	uses_voters(c)
+} else := 0 if {
 	c.action == "delete"
 	c.capacity != null
-}
-
-size_after(c) := c.capacity.after if {
-	not uses_voters(c)
+} else := c.capacity.after if {
 	c.action != "delete"
-	is_num(c.capacity.after)
-}
-
-size_after(c) := member_group_size(c) - count(group_removed(c)) if {
-	not uses_voters(c)
+	is_number(c.capacity.after)
+} else := member_group_size(c) - count(group_removed(c)) if {
 	c.capacity == null
 }
 
 # Size before, as the provider sees it: observed members it counts, else the plan's number.
 has_members(c) if count(observed(c).members) > 0
 
-size_before(c) := c.voters.before if uses_voters(c)
-
-size_before(c) := count(counted_members(c)) if {
-	not uses_voters(c)
+size_before(c) := c.voters.before if {
+	uses_voters(c)
+} else := count(counted_members(c)) if {
 	has_members(c)
-}
+} else := plan_size_before(c)
 
-size_before(c) := plan_size_before(c) if {
-	not uses_voters(c)
-	not has_members(c)
-}
-
-plan_size_before(c) := c.voters.before if uses_voters(c)
-
-plan_size_before(c) := c.capacity.before if {
-	not uses_voters(c)
-	is_num(c.capacity.before)
-}
-
-plan_size_before(c) := member_group_size(c) if {
-	not uses_voters(c)
+plan_size_before(c) := c.voters.before if {
+	uses_voters(c)
+} else := c.capacity.before if {
+	is_number(c.capacity.before)
+} else := member_group_size(c) if {
 	c.capacity == null
 }
 
@@ -289,11 +275,13 @@ instance_groups contains c.group if {
 # one scan of every change per group.
 instance_pairs := sort([[c.group, i] | some i, c in input.changes; c.group in instance_groups])
 
-instance_run_starts := [k | some k, _ in instance_pairs; run_start(instance_pairs, k)]
+instance_run_starts := run_starts(instance_pairs)
 
-run_start(_, k) if k == 0
-
-run_start(pairs, k) if pairs[k - 1][0] != pairs[k][0]
+# Where each run of equal keys starts in sorted [key, ...] pairs: where the key differs from
+# the one before (the first pair follows a null key). No function call per pair.
+run_starts(pairs) := [k | some k, p in pairs; previous[k][0] != p[0]] if {
+	previous := array.concat([[null]], pairs)
+}
 
 run_end(starts, j, _) := starts[j + 1] if j + 1 < count(starts)
 
@@ -307,9 +295,9 @@ indexes_by_group[g] := [p[1] | some p in array.slice(instance_pairs, start, end)
 
 changes_by_group[g] := [input.changes[i] | some i in indexes] if some g, indexes in indexes_by_group
 
-group_changes(c) := changes_by_group[c.group] if c.group in instance_groups
-
-group_changes(c) := [x | some x in input.changes; x.group == c.group] if not c.group in instance_groups
+group_changes(c) := changes_by_group[c.group] if {
+	c.group in instance_groups
+} else := [x | some x in input.changes; x.group == c.group]
 
 member_group_size(c) := count([x | some x in group_changes(c); x.before != null])
 
@@ -327,14 +315,16 @@ removed_by(x) := [x.id] if {
 # Members that vote: those flagged as voters when the source says, else all of them.
 voter_flags(c) := [m | some m in members(c); m.voter == true]
 
-healthy_voters(c) := [m | some m in voter_flags(c); serving(m)] if count(voter_flags(c)) > 0
-
-healthy_voters(c) := healthy_members(c) if count(voter_flags(c)) == 0
+# (serving(m), inlined.)
+healthy_voters(c) := [m | some m in flags; m.state == "running"; m.healthy == true] if {
+	flags := voter_flags(c)
+	count(flags) > 0
+} else := healthy_members(c)
 
 # Healthy voters now: observed serving members, else (no observation) the plan's count.
-healthy_now(c) := count(healthy_voters(c)) if has_members(c)
-
-healthy_now(c) := plan_size_before(c) if not has_members(c)
+healthy_now(c) := count(healthy_voters(c)) if {
+	has_members(c)
+} else := plan_size_before(c)
 
 # The provider may remove the healthy members first: every removal is a healthy one.
 # A change that names the members it removes while the count stays (a pod deleted or evicted
@@ -345,22 +335,22 @@ removals_of(before, after, c) := max([0, before - after, count(c.members_removed
 
 # Members protected from scale-in (ProtectedFromScaleIn) cannot be picked by the provider,
 # so the worst case removes only unprotected healthy members.
-protected_healthy(c) := count([m | some m in healthy_voters(c); m.protected == true]) if has_members(c)
-
-protected_healthy(c) := 0 if not has_members(c)
+protected_healthy(c) := count([m | some m in healthy_voters(c); m.protected == true]) if {
+	has_members(c)
+} else := 0
 
 healthy_after(c) := healthy_after_of(healthy_now(c), removals(c), protected_healthy(c))
 
 healthy_after_of(now, removed, protected) := now - min([removed, now - protected])
 
 # Voters after the change: the explicit voter count when the resource has one.
-voters_after(c) := c.voters.after if voters_known(c)
+voters_after(c) := c.voters.after if {
+	voters_known(c)
+} else := size_after(c)
 
-voters_after(c) := size_after(c) if not voters_known(c)
-
-voters_before(c) := c.voters.before if voters_known(c)
-
-voters_before(c) := plan_size_before(c) if not voters_known(c)
+voters_before(c) := c.voters.before if {
+	voters_known(c)
+} else := plan_size_before(c)
 
 # Where the voter count lives, for pointing at the line: the explicit voter attribute when
 # the resource has one, else where its member count lives.
