@@ -25,37 +25,31 @@ entries_by_address[address] := [baseline_drift[p[1]] | some p in array.slice(dri
 entries(address) := entries_by_address[address]
 
 # Values as short text: whole blocks would drown the message.
-short(v) := s if {
-	s := json.marshal(v)
-	count(s) <= 40
-}
+short(v) := shortened(json.marshal(v))
 
-short(v) := concat("", [substring(s, 0, 37), "..."]) if {
-	s := json.marshal(v)
-	count(s) > 40
-}
+shortened(s) := s if {
+	count(s) <= 40
+} else := concat("", [substring(s, 0, 37), "..."])
 
 # Where the reviewed state lives, by drift source.
-truth(d) := "Terraform" if d.source == "terraform-resource-drift"
+truth(d) := "Terraform" if {
+	d.source == "terraform-resource-drift"
+} else := "its committed manifest" if {
+	d.source == "live-vs-committed"
+} else := "GitOps" if {
+	d.source == "admission-actor"
+} else := "its source of truth"
 
-truth(d) := "its committed manifest" if d.source == "live-vs-committed"
+committed_word(d) := "in state" if {
+	d.source == "terraform-resource-drift"
+} else := "committed"
 
-truth(d) := "GitOps" if d.source == "admission-actor"
-
-truth(d) := "its source of truth" if not d.source in {"terraform-resource-drift", "live-vs-committed", "admission-actor"}
-
-committed_word(d) := "in state" if d.source == "terraform-resource-drift"
-
-committed_word(d) := "committed" if d.source != "terraform-resource-drift"
-
-describe(d) := sprintf("%s is %s live but %s %s", [d.attribute, short(d.live), short(d.committed), committed_word(d)]) if d.attribute != ""
-
-describe(d) := d.live if {
+describe(d) := sprintf("%s is %s live but %s %s", [d.attribute, short(d.live), short(d.committed), committed_word(d)]) if {
+	d.attribute != ""
+} else := d.live if {
 	d.attribute == ""
 	is_string(d.live)
-}
-
-describe(d) := "no attribute difference Terraform shows (sensitive or normalized values)" if {
+} else := "no attribute difference Terraform shows (sensitive or normalized values)" if {
 	d.attribute == ""
 	d.live == null
 }
