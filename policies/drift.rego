@@ -18,7 +18,8 @@ drift_run_starts := lib.run_starts(drift_pairs)
 
 entries_by_address[address] := [baseline_drift[p[1]] | some p in array.slice(drift_pairs, start, end)] if {
 	some j, start in drift_run_starts
-	address := drift_pairs[start][0]
+	first := drift_pairs[start]
+	address := first[0]
 	end := lib.run_end(drift_run_starts, j, count(drift_pairs))
 }
 

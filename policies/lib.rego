@@ -279,7 +279,9 @@ instance_run_starts := run_starts(instance_pairs)
 
 # Where each run of equal keys starts in sorted [key, ...] pairs: where the key differs from
 # the one before (the first pair follows a null key). No function call per pair.
-run_starts(pairs) := [k | some k, p in pairs; previous[k][0] != p[0]] if {
+# (`before := previous[k]; before[0]`, not `previous[k][0]`: regorus handles a chained index
+# on a computed element by building and dropping an error value every time.)
+run_starts(pairs) := [k | some k, p in pairs; before := previous[k]; before[0] != p[0]] if {
 	previous := array.concat([[null]], pairs)
 }
 
@@ -289,7 +291,8 @@ run_end(starts, j, n) := n if j + 1 == count(starts)
 
 indexes_by_group[g] := [p[1] | some p in array.slice(instance_pairs, start, end)] if {
 	some j, start in instance_run_starts
-	g := instance_pairs[start][0]
+	first := instance_pairs[start]
+	g := first[0]
 	end := run_end(instance_run_starts, j, count(instance_pairs))
 }
 
