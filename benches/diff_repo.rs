@@ -71,18 +71,11 @@ fn commit(
     repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &refs)
 }
 
+#[path = "common/harness.rs"]
+mod harness;
+
 fn main() -> ExitCode {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("diff_repo: skipped (run it with `cargo bench --bench diff_repo`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("diff_repo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    harness::bench_main("diff_repo", run)
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -37,20 +37,11 @@ const NOW: &str = "2026-11-24T10:00:00Z";
 const OBSERVED_AT_UNIX: u64 = 1_795_514_310;
 const TARGET_RATIO: f64 = 3.0;
 
+#[path = "common/harness.rs"]
+mod harness;
+
 fn main() -> ExitCode {
-    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
-    // and a multi-minute benchmark has no place in a test run.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("large_plan: skipped (run it with `cargo bench --bench large_plan`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("large_plan: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    harness::bench_main("large_plan", run)
 }
 
 // ------------------------------------------------------------------------------------------

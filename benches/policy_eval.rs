@@ -39,18 +39,11 @@ const NOW: &str = "2026-11-24T10:00:00Z";
 const OBSERVED_AT: &str = "2026-11-24T09:58:30Z";
 const TARGET_SPEEDUP: f64 = 5.0;
 
+#[path = "common/harness.rs"]
+mod harness;
+
 fn main() -> ExitCode {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("policy_eval: skipped (run it with `cargo bench --bench policy_eval`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("policy_eval: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    harness::bench_main("policy_eval", run)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
