@@ -525,7 +525,9 @@ impl PolicySet {
 
     /// Compiles the change-set entry point for regorus' bytecode VM (RVM). Experimental, for
     /// benches/policy_eval.rs only: in regorus 0.14.1 the RVM drops findings the interpreter
-    /// and OPA produce on our policies, so `check` does not use it.
+    /// and OPA produce on our policies, so `check` does not use it. Its root cause: an
+    /// assignment from a function call that is undefined binds an undefined value instead of
+    /// failing the body (`[y | y := f(1)]` with `f(1)` undefined is `["<undefined>"]`, not `[]`).
     pub fn rvm_program(&self) -> Result<RvmProgram> {
         let mut engine = self.engine.clone();
         let entry = "data.quorate_entry.sets";
