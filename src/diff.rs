@@ -127,6 +127,25 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
             inputs.add_pdb(p);
         }
     }
+    // So do PDBs in files the range left alone (a pdb.yaml next to the StatefulSet it guards).
+    // A broken unchanged file is not this change's fault: it becomes a notice.
+    for (path, bytes) in &changes.pdb_files {
+        let parsed = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
+            .and_then(|src| sources::parse(&src, Stage::Input));
+        let values = match parsed {
+            Ok(Parsed::Json(v)) => vec![v],
+            Ok(Parsed::Yaml(docs)) => docs.into_iter().map(|d| d.value).collect(),
+            Err(e) => {
+                inputs.notices.push(format!(
+                    "PodDisruptionBudgets in an unchanged file not read: {e}"
+                ));
+                continue;
+            }
+        };
+        for p in values.iter().filter_map(kubernetes::pdb) {
+            inputs.add_pdb(p);
+        }
+    }
     // Objects in unchanged files are not in the diff: a move shows both sides.
     let keys: Vec<Key> = old
         .keys()

@@ -3,7 +3,12 @@
 
 use std::path::Path;
 
-use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Repository, Tree};
+use std::collections::HashSet;
+
+use git2::{
+    Delta, DiffFindOptions, DiffOptions, ObjectType, Oid, Repository, Tree, TreeWalkMode,
+    TreeWalkResult,
+};
 
 use crate::error::{Error, Result, Stage};
 
@@ -40,6 +45,9 @@ pub struct Changes {
     pub dirty: bool,
     /// Files in the head tree (for benchmarks and messages).
     pub head_files: usize,
+    /// Unchanged head-side files (path, bytes) that mention `PodDisruptionBudget`: a PDB
+    /// declares quorum for the workloads it selects, and those may be the changed ones.
+    pub pdb_files: Vec<(String, Vec<u8>)>,
 }
 
 fn git_err(repo_dir: &str, what: &str, e: git2::Error) -> Error {
@@ -286,11 +294,61 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         });
     }
     let head_files = head_tree.as_ref().map_or(0, |t| t.len());
+    let pdb_files = if files.is_empty() {
+        Vec::new()
+    } else {
+        unchanged_pdb_files(&repo, repo_dir, head_tree.as_ref(), &files)?
+    };
     Ok(Changes {
         base: base_id,
         head: head_label,
         files,
         dirty,
         head_files,
+        pdb_files,
     })
+}
+
+/// The head side's (the head tree, else the index) unchanged manifest files that mention
+/// `PodDisruptionBudget`. Every blob is read, but only those with the word are kept.
+fn unchanged_pdb_files(
+    repo: &Repository,
+    repo_dir: &str,
+    head_tree: Option<&Tree<'_>>,
+    files: &[FileChange],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let changed: HashSet<&str> = files.iter().filter_map(|f| f.new_path.as_deref()).collect();
+    let finder = memchr::memmem::Finder::new(b"PodDisruptionBudget");
+    let mut found = Vec::new();
+    let mut consider = |path: String, id: Oid| {
+        if changed.contains(path.as_str()) || !interesting(&path) {
+            return;
+        }
+        if let Ok(blob) = repo.find_blob(id) {
+            if finder.find(blob.content()).is_some() {
+                found.push((path, blob.content().to_vec()));
+            }
+        }
+    };
+    match head_tree {
+        Some(tree) => tree
+            .walk(TreeWalkMode::PreOrder, |root, entry| {
+                if entry.kind() == Some(ObjectType::Blob) {
+                    if let Ok(name) = entry.name() {
+                        consider(format!("{root}{name}"), entry.id());
+                    }
+                }
+                TreeWalkResult::Ok
+            })
+            .map_err(|e| git_err(repo_dir, "cannot walk the head tree", e))?,
+        None => {
+            let index = repo
+                .index()
+                .map_err(|e| git_err(repo_dir, "cannot read the index", e))?;
+            for entry in index.iter() {
+                consider(String::from_utf8_lossy(&entry.path).into_owned(), entry.id);
+            }
+        }
+    }
+    Ok(found)
 }

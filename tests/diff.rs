@@ -122,6 +122,63 @@ fn deleting_a_workload_removes_every_member() {
     );
 }
 
+fn ledger(replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: ledger\n  namespace: payments\nspec:\n  replicas: {replicas}\n  serviceName: ledger\n  selector:\n    matchLabels:\n      app: ledger\n  template:\n    metadata:\n      labels:\n        app: ledger\n    spec:\n      containers:\n        - name: ledger\n          image: example.com/ledger:2.1\n"
+    )
+}
+
+const LEDGER_PDB: &str = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: ledger\n  namespace: payments\nspec:\n  minAvailable: 3\n  selector:\n    matchLabels:\n      app: ledger\n";
+
+#[test]
+fn a_pdb_in_an_unchanged_file_declares_quorum_for_the_changed_workload() {
+    // The PDB sits in its own file the commit does not touch; the image is no known consensus
+    // system, so the PDB is the only thing that makes `ledger` a quorum group.
+    let repo = repo_with(&[
+        ("k8s/ledger.yaml", ledger(5)),
+        ("k8s/policy/ledger-pdb.yaml", LEDGER_PDB.to_string()),
+    ]);
+    let d = repo.path();
+    commit(d, "k8s/ledger.yaml", &ledger(2), "scale ledger to 2");
+    let (code, report) = json_report(d, &["HEAD~1", "HEAD"]);
+    assert_eq!(code, 1, "{report}");
+    let found = rules(&report);
+    assert!(
+        found.contains(&"quorum/below-quorum".to_string()),
+        "{report}"
+    );
+    assert!(
+        found.contains(&"quorum/multiple-voters-at-once".to_string()),
+        "{report}"
+    );
+    assert_eq!(report["summary"]["changes"], 1, "{report}");
+
+    // The same through the index (pre-commit): the PDB is read from the index, not HEAD.
+    std::fs::write(d.join("k8s/ledger.yaml"), ledger(1)).unwrap();
+    git(d, &["add", "k8s/ledger.yaml"]);
+    let (code, report) = json_report(d, &["--staged"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        rules(&report).contains(&"quorum/below-quorum".to_string()),
+        "{report}"
+    );
+
+    // Without the PDB the same scale-down is no quorum matter.
+    let plain = repo_with(&[("k8s/ledger.yaml", ledger(5))]);
+    commit(
+        plain.path(),
+        "k8s/ledger.yaml",
+        &ledger(2),
+        "scale ledger to 2",
+    );
+    let (code, report) = json_report(plain.path(), &["HEAD~1", "HEAD"]);
+    assert!(
+        !rules(&report).iter().any(|r| r.starts_with("quorum/")),
+        "{report}"
+    );
+    assert_eq!(code, 0, "{report}");
+}
+
 #[test]
 fn staged_sees_the_index_not_the_work_tree() {
     let repo = repo_with(&[("k8s/etcd.yaml", etcd(5))]);
