@@ -22,6 +22,13 @@ use quorate::model::Severity;
 use quorate::report::{self, Format};
 
 fn main() -> ExitCode {
+    // regorus reports some misses inside an evaluation as anyhow errors (e.g. `a[i][j]` on a
+    // computed element); with RUST_BACKTRACE set, each would capture a backtrace nobody sees.
+    // Library backtraces stay off unless RUST_LIB_BACKTRACE asks; panics still follow
+    // RUST_BACKTRACE. Set before any thread starts.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => run_check(args),
