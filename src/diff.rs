@@ -12,7 +12,7 @@ use crate::error::{Error, Result, Stage};
 use crate::git;
 use crate::model::{ChangeSet, Mode, SourceRef, API_VERSION};
 use crate::sources::kubernetes::{self, ObjectRef};
-use crate::sources::{self, Inputs, LoadOptions, Parsed};
+use crate::sources::{self, Document, Inputs, LoadOptions, Parsed};
 use crate::text::SourceText;
 
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,9 @@ pub struct DiffOptions {
     pub repo: String,
     /// The PR's base branch (GITHUB_BASE_REF) when known.
     pub base_ref: Option<String>,
+    /// Keep every document of the head side of the changed files (and of `--plan` files) for
+    /// conftest-style policies, which see one document at a time.
+    pub keep_documents: bool,
 }
 
 /// Identity used to pair objects across files and revisions (API group, not version).
@@ -45,7 +48,13 @@ struct Side {
 }
 
 /// Parses one revision of a file into its Kubernetes objects; other documents are skipped.
-fn objects(src: &SourceText, inputs: &mut Inputs, into: &mut BTreeMap<Key, Side>) -> Result<()> {
+/// With `keep`, every document is also kept for conftest-style policies.
+fn objects(
+    src: &SourceText,
+    inputs: &mut Inputs,
+    into: &mut BTreeMap<Key, Side>,
+    keep: bool,
+) -> Result<()> {
     let docs: Vec<(usize, Value, Option<crate::text::YamlDoc>)> =
         match sources::parse(src, Stage::Input)? {
             Parsed::Json(v) => vec![(0, v, None)],
@@ -55,6 +64,16 @@ fn objects(src: &SourceText, inputs: &mut Inputs, into: &mut BTreeMap<Key, Side>
                 .map(|(i, d)| (i, d.value.clone(), Some(d)))
                 .collect(),
         };
+    if keep {
+        for (index, value, yaml) in docs.iter().filter(|d| !d.1.is_null()) {
+            inputs.documents.push(Document {
+                path: src.path.clone(),
+                index: *index,
+                value: value.clone(),
+                start: yaml.as_ref().map_or(0, |d| d.start),
+            });
+        }
+    }
     for (index, value, yaml) in docs {
         if kubernetes::is_list(&value) {
             continue;
@@ -92,6 +111,7 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
     let range = git::parse_range(&opts.revisions, opts.staged, opts.base_ref.clone())?;
     let changes = git::changes(&opts.repo, &range)?;
     let mut inputs = Inputs::default();
+    inputs.keep_documents = opts.keep_documents;
     inputs.load_observed(&c.observed, &load)?;
     inputs.load_changes(&c.paths, &load)?;
 
@@ -108,13 +128,13 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
     for f in &changes.files {
         if let (Some(path), Some(bytes)) = (&f.new_path, &f.new) {
             let src = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)?;
-            objects(&src, &mut inputs, &mut new)?;
+            objects(&src, &mut inputs, &mut new, opts.keep_documents)?;
         }
         if let (Some(path), Some(bytes)) = (&f.old_path, &f.old) {
             // The base side of a file is quoted as `path@base` so it never shadows the head.
             let label = format!("{}@{short}", repo_path(path));
             match SourceText::from_bytes(&label, bytes.clone(), Stage::Input)
-                .and_then(|src| objects(&src, &mut inputs, &mut old))
+                .and_then(|src| objects(&src, &mut inputs, &mut old, false))
             {
                 Ok(()) => {}
                 Err(e) => inputs.notices.push(format!("base revision not read: {e}")),

@@ -145,21 +145,30 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
             revisions = vec![base, head];
         }
     }
-    let opts = quorate::diff::DiffOptions {
+    let mut opts = quorate::diff::DiffOptions {
         check: check_options(args.plans, &args.eval)?,
         revisions,
         staged: args.staged,
         repo: args.repo,
         base_ref: std::env::var("GITHUB_BASE_REF").ok(),
+        keep_documents: false,
     };
-    let (set, inputs, config) = quorate::diff::build_input(&opts)?;
-    if args.eval.emit_input {
-        return emit_input(&set);
+    if args.eval.emit_input || args.eval.emit_data {
+        let (set, _, _) = quorate::diff::build_input(&opts)?;
+        return if args.eval.emit_input {
+            emit_input(&set)
+        } else {
+            emit_data(&opts.check)
+        };
     }
-    if args.eval.emit_data {
-        return emit_data(&opts.check);
-    }
+    // conftest-style policies see each document of the changed files: keep them only then.
+    let config = quorate::config::Config::discover(
+        opts.check.config.as_deref(),
+        opts.check.max_input_bytes,
+    )?;
     let policies = check::load_policies(&opts.check, &config)?;
+    opts.keep_documents = policies.has_conftest();
+    let (set, inputs, config) = quorate::diff::build_input(&opts)?;
     let report = check::evaluate(&set, &inputs, &config, &policies)?;
     finish(&report, &args.eval)
 }

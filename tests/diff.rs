@@ -179,6 +179,42 @@ fn a_pdb_in_an_unchanged_file_declares_quorum_for_the_changed_workload() {
     assert_eq!(code, 0, "{report}");
 }
 
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: {name}\n          image: {image}\n"
+    )
+}
+
+const NON_ROOT_POLICY: &str = "package main\n\ndeny contains msg if {\n\tinput.kind == \"Deployment\"\n\tnot input.spec.template.spec.securityContext.runAsNonRoot\n\tmsg := sprintf(\"%s must run as non-root\", [input.metadata.name])\n}\n";
+
+#[test]
+fn conftest_policies_see_each_document_of_the_changed_files() {
+    let repo = repo_with(&[
+        ("k8s/web.yaml", deployment("web", "nginx:1.26")),
+        ("k8s/legacy.yaml", deployment("legacy", "nginx:1.20")),
+        ("policy/security.rego", NON_ROOT_POLICY.to_string()),
+    ]);
+    let d = repo.path();
+    commit(
+        d,
+        "k8s/web.yaml",
+        &deployment("web", "nginx:1.27"),
+        "bump web",
+    );
+    let (code, report) = json_report(d, &["HEAD~1", "HEAD", "--policy", "policy"]);
+    assert_eq!(code, 1, "{report}");
+    let findings = report["findings"].as_array().unwrap();
+    let conftest: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule"] == "main/deny")
+        .collect();
+    // Only the changed file's document: legacy.yaml breaks the rule too but is not in the diff.
+    assert_eq!(conftest.len(), 1, "{report}");
+    assert_eq!(conftest[0]["message"], "web must run as non-root");
+    assert_eq!(conftest[0]["location"]["path"], "k8s/web.yaml");
+    assert_eq!(conftest[0]["location"]["line"], 1);
+}
+
 #[test]
 fn staged_sees_the_index_not_the_work_tree() {
     let repo = repo_with(&[("k8s/etcd.yaml", etcd(5))]);

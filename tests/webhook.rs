@@ -857,3 +857,30 @@ fn mangled_requests_never_panic() {
     }
     assert!(runs > 500, "{runs}");
 }
+
+/// conftest-style policies (package `main`) see the admitted object as `input`, like
+/// `conftest test` sees a manifest; a DELETE carries no object and is not judged by them.
+#[tokio::test]
+async fn conftest_policies_judge_the_admitted_object() {
+    let (_dir, p) = policy_dir("package main\n\ndeny contains msg if {\n\tinput.kind == \"StatefulSet\"\n\tnot input.metadata.labels.team\n\tmsg := sprintf(\"%s has no team label\", [input.metadata.name])\n}\n");
+    let state = state_with(Config::default(), std::slice::from_ref(&p), &offline());
+    let review = std::fs::read(fixtures().join("statefulset-5-to-4-allowed.json")).unwrap();
+    let (_, answer, _) = call(&state, "POST", "/validate", review).await;
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert_eq!(answer["response"]["status"]["code"], 403);
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("etcd has no team label"), "{answer}");
+    assert!(
+        answer["response"]["auditAnnotations"]["deny-rules"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("main/deny"),
+        "{answer}"
+    );
+
+    let delete = std::fs::read(fixtures().join("delete-statefulset-denied.json")).unwrap();
+    let (_, answer, _) = call(&state, "POST", "/validate", delete).await;
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(!message.contains("team label"), "{answer}");
+    assert!(message.contains("quorum/removes-all-members"), "{answer}");
+}

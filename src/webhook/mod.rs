@@ -29,7 +29,7 @@ use crate::config::{Config, FailureMode};
 use crate::engine::PolicySet;
 use crate::error::{Error, Result};
 use crate::sources::admission::{self, Request};
-use crate::sources::Inputs;
+use crate::sources::{Document, Inputs};
 
 pub use lookup::{Cache, LookupSource};
 pub use tls::TlsFiles;
@@ -318,8 +318,20 @@ async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
         gauge.inc();
         let inner = &task_state.inner;
         let set = admission::build(&request, view.as_ref(), &inner.config, chrono::Utc::now());
-        let report =
-            crate::check::evaluate(&set, &Inputs::default(), &inner.config, &inner.policies);
+        // conftest-style policies judge the object as admitted (CREATE/UPDATE, or the Scale
+        // of a /scale request); a DELETE has no object to judge.
+        let mut inputs = Inputs::default();
+        if inner.policies.has_conftest() {
+            if let Some(object) = request.get("object").filter(|o| o.is_object()) {
+                inputs.documents.push(Document {
+                    path: "request.object".into(),
+                    index: 0,
+                    value: object.clone(),
+                    start: 0,
+                });
+            }
+        }
+        let report = crate::check::evaluate(&set, &inputs, &inner.config, &inner.policies);
         gauge.dec();
         report
     });
