@@ -269,6 +269,7 @@ impl PolicySet {
     /// Loads policies as `opts` says, with `config` as `data.quorate.config`.
     pub fn load_with(opts: &PolicyOptions, config: Value) -> Result<Self> {
         let mut engine = Engine::new();
+        bounded_ranges(&mut engine)?;
         let mut set = PolicySet {
             engine: Engine::new(),
             entries: Vec::new(),
@@ -693,6 +694,65 @@ impl PolicySet {
 }
 
 /// `data["pkg"]["part"]["rule"]`: literal components, whatever characters they hold.
+/// The most numbers `numbers.range` / `numbers.range_step` may produce.
+pub const MAX_RANGE_ELEMENTS: u64 = 10_000_000;
+
+/// regorus sizes the array of `numbers.range` / `numbers.range_step` before filling it, so a
+/// policy asking for 10^14 numbers aborts the process when that allocation fails (and the time
+/// limit cannot interrupt one builtin call); `numbers.range_step(1, 5, 0)` divides by zero.
+/// These overrides (extensions are looked up before builtins) build the same arrays, with OPA's
+/// errors for a non-positive step, and fail the evaluation beyond [`MAX_RANGE_ELEMENTS`].
+fn bounded_ranges(engine: &mut Engine) -> Result<()> {
+    let added = engine
+        .add_extension(
+            "numbers.range".into(),
+            2,
+            Box::new(|args: Vec<RValue>| range_values("numbers.range", &args, None)),
+        )
+        .and_then(|_| {
+            engine.add_extension(
+                "numbers.range_step".into(),
+                3,
+                Box::new(|args: Vec<RValue>| {
+                    range_values("numbers.range_step", &args, args.get(2))
+                }),
+            )
+        });
+    added.map_err(|e| Error::usage(format!("cannot bound numbers.range: {e}")))
+}
+
+fn range_values(name: &str, args: &[RValue], step: Option<&RValue>) -> anyhow::Result<RValue> {
+    fn number<'v>(name: &str, v: Option<&'v RValue>) -> anyhow::Result<&'v RValue> {
+        v.filter(|v| matches!(v, RValue::Number(_)))
+            .ok_or_else(|| anyhow::anyhow!("{name} expects numeric arguments"))
+    }
+    let (from, to) = (number(name, args.first())?, number(name, args.get(1))?);
+    let step: i64 = match step {
+        None => 1,
+        Some(s) => match number(name, Some(s))?.as_i64() {
+            Ok(s) if s > 0 => s,
+            _ => anyhow::bail!("{name}: step must be a positive integer"),
+        },
+    };
+    // Like the builtin outside strict mode: a non-integer bound makes the result undefined.
+    let (Ok(from), Ok(to)) = (from.as_i64(), to.as_i64()) else {
+        return Ok(RValue::Undefined);
+    };
+    let span = i128::from(to) - i128::from(from);
+    let count = span.unsigned_abs() / u128::from(step.unsigned_abs()) + 1;
+    if count > u128::from(MAX_RANGE_ELEMENTS) {
+        anyhow::bail!(
+            "{name}({from}, {to}) would make {count} numbers; quorate allows at most {MAX_RANGE_ELEMENTS}"
+        );
+    }
+    let sign: i128 = if span < 0 { -1 } else { 1 };
+    let values = (0..count as i128)
+        .map(|k| i128::from(from) + sign * k * i128::from(step))
+        .map(|v| RValue::from(v as i64))
+        .collect::<Vec<_>>();
+    Ok(RValue::from(values))
+}
+
 fn rule_ref(package: &str, rule: &str) -> String {
     let mut s = String::from("data");
     for part in package.split('.').chain(std::iter::once(rule)) {

@@ -73,6 +73,13 @@ fn bad_inputs_exit_2_with_file_and_position() {
         "slow.rego",
         b"package quorate.slow\n\ndeny contains msg if {\n  n := count([1 | some i in numbers.range(1, 20000); some j in numbers.range(1, 20000)])\n  msg := sprintf(\"%d\", [n])\n}\n",
     );
+    let huge_policy_dir = d.join("huge");
+    std::fs::create_dir_all(&huge_policy_dir).unwrap();
+    write(
+        &huge_policy_dir,
+        "huge.rego",
+        b"package quorate.huge\n\ndeny contains msg if {\n  n := count(numbers.range(1, 100000000000000))\n  msg := sprintf(\"%d\", [n])\n}\n",
+    );
     let bad_observed = write(d, "observed.yaml", b"apiVersion: quorate.dev/v1\nkind: Observed\ngroups:\n  g:\n    members:\n      - {id: a, state: sleeping}\n");
 
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -163,6 +170,17 @@ fn bad_inputs_exit_2_with_file_and_position() {
                 "300ms",
             ]),
             expect: s(&["time limit"]),
+        },
+        Case {
+            // One builtin call the time limit cannot interrupt: regorus would size a
+            // 2.4 PB array and the process would abort.
+            name: "policy that asks for 10^14 numbers",
+            args: s(&[
+                &plan_path,
+                "--policy",
+                &huge_policy_dir.display().to_string(),
+            ]),
+            expect: s(&["huge.rego:4:27", "quorate allows at most 10000000"]),
         },
         Case {
             name: "bad --now",
