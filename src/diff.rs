@@ -12,7 +12,7 @@ use crate::error::{Error, Result, Stage};
 use crate::git;
 use crate::model::{ChangeSet, Mode, SourceRef, API_VERSION};
 use crate::sources::kubernetes::{self, ObjectRef};
-use crate::sources::{self, Document, Inputs, LoadOptions, Parsed};
+use crate::sources::{self, Inputs, LoadOptions};
 use crate::text::SourceText;
 
 #[derive(Debug, Clone, Default)]
@@ -55,24 +55,9 @@ fn objects(
     into: &mut BTreeMap<Key, Side>,
     keep: bool,
 ) -> Result<()> {
-    let docs: Vec<(usize, Value, Option<crate::text::YamlDoc>)> =
-        match sources::parse(src, Stage::Input)? {
-            Parsed::Json(v) => vec![(0, v, None)],
-            Parsed::Yaml(docs) => docs
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| (i, d.value.clone(), Some(d)))
-                .collect(),
-        };
+    let docs = sources::documents(src, Stage::Input)?;
     if keep {
-        for (index, value, yaml) in docs.iter().filter(|d| !d.1.is_null()) {
-            inputs.documents.push(Document {
-                path: src.path.clone(),
-                index: *index,
-                value: value.clone(),
-                start: yaml.as_ref().map_or(0, |d| d.start),
-            });
-        }
+        inputs.keep(&src.path, &docs);
     }
     for (index, value, yaml) in docs {
         if kubernetes::is_list(&value) {
@@ -151,10 +136,9 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
     // A broken unchanged file is not this change's fault: it becomes a notice.
     for (path, bytes) in &changes.pdb_files {
         let parsed = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
-            .and_then(|src| sources::parse(&src, Stage::Input));
-        let values = match parsed {
-            Ok(Parsed::Json(v)) => vec![v],
-            Ok(Parsed::Yaml(docs)) => docs.into_iter().map(|d| d.value).collect(),
+            .and_then(|src| sources::documents(&src, Stage::Input));
+        let docs = match parsed {
+            Ok(docs) => docs,
             Err(e) => {
                 inputs.notices.push(format!(
                     "PodDisruptionBudgets in an unchanged file not read: {e}"
@@ -162,7 +146,7 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
                 continue;
             }
         };
-        for p in values.iter().filter_map(kubernetes::pdb) {
+        for p in docs.iter().filter_map(|(_, v, _)| kubernetes::pdb(v)) {
             inputs.add_pdb(p);
         }
     }

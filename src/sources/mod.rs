@@ -114,6 +114,21 @@ pub(crate) enum Parsed {
     Yaml(Vec<YamlDoc>),
 }
 
+/// One document of a file: its index, its value, and its YAML spans (none for JSON).
+pub(crate) type Doc = (usize, Value, Option<YamlDoc>);
+
+/// A file's documents, numbered: a JSON file is one document, a YAML file one per `---`.
+pub(crate) fn documents(src: &SourceText, stage: Stage) -> Result<Vec<Doc>> {
+    Ok(match parse(src, stage)? {
+        Parsed::Json(v) => vec![(0, v, None)],
+        Parsed::Yaml(docs) => docs
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (i, d.value.clone(), Some(d)))
+            .collect(),
+    })
+}
+
 pub(crate) fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
     let first = src
         .text
@@ -173,6 +188,18 @@ fn expand(path: &str, stage: Stage) -> Result<Vec<(String, bool)>> {
 }
 
 impl Inputs {
+    /// Keeps a file's non-empty documents for conftest-style policies.
+    pub(crate) fn keep(&mut self, path: &str, docs: &[Doc]) {
+        for (index, value, yaml) in docs.iter().filter(|d| !d.1.is_null()) {
+            self.documents.push(Document {
+                path: path.to_string(),
+                index: *index,
+                value: value.clone(),
+                start: yaml.as_ref().map_or(0, |d| d.start),
+            });
+        }
+    }
+
     /// Reads change documents (`quorate check PATH...`). Observed documents are accepted too.
     pub fn load_changes(&mut self, paths: &[String], opts: &LoadOptions) -> Result<()> {
         for path in paths {
@@ -211,27 +238,13 @@ impl Inputs {
             Stage::Input
         };
         let src = SourceText::read(path, stage, opts.max_input_bytes)?;
-        let docs: Vec<(usize, Value, Option<YamlDoc>)> = match parse(&src, stage)? {
-            Parsed::Json(v) => vec![(0, v, None)],
-            Parsed::Yaml(docs) => docs
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| (i, d.value.clone(), Some(d)))
-                .collect(),
-        };
+        let docs = documents(&src, stage)?;
         if docs.is_empty() {
             return Err(Error::file(stage, &src.path, "file has no documents"));
         }
         let keep = self.keep_documents && !observed_only;
         if keep {
-            for (index, value, yaml) in docs.iter().filter(|d| !d.1.is_null()) {
-                self.documents.push(Document {
-                    path: src.path.clone(),
-                    index: *index,
-                    value: value.clone(),
-                    start: yaml.as_ref().map_or(0, |d| d.start),
-                });
-            }
+            self.keep(&src.path, &docs);
         }
         let mut part = ObservedPart::default();
         let mut used = false;
