@@ -28,13 +28,6 @@ fn manifest(i: usize, replicas: usize, image: &str) -> String {
     }
 }
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Writes one commit whose tree is `files` (path -> content), spread over directories.
 fn commit(
     repo: &Repository,
@@ -80,9 +73,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (n, changed, runs) = (
-        env("QUORATE_BENCH_FILES", 20_000),
-        env("QUORATE_BENCH_CHANGED", 1_000),
-        env("QUORATE_BENCH_RUNS", 5),
+        harness::env_usize("QUORATE_BENCH_FILES", 20_000),
+        harness::env_usize("QUORATE_BENCH_CHANGED", 1_000),
+        harness::env_usize("QUORATE_BENCH_RUNS", 5),
     );
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--bin", "quorate"])

@@ -333,18 +333,6 @@ fn mb(kb: Option<u64>) -> String {
 
 // ------------------------------------------------------------------------------------------
 
-struct TempDir(PathBuf, bool);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.1 {
-            println!("kept generated files in {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn run() -> Result<(), String> {
     let runs = env_usize("QUORATE_BENCH_RUNS", 5);
     let n = env_usize("QUORATE_BENCH_CHANGES", 10_000);
@@ -352,12 +340,8 @@ fn run() -> Result<(), String> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5EED_0FC0_FFEE_u64);
-    let dir = std::env::temp_dir().join(format!("quorate-bench-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = TempDir(
-        dir.clone(),
-        std::env::var_os("QUORATE_BENCH_KEEP").is_some(),
-    );
+    let tmp = harness::GeneratedDir::create("quorate-bench")?;
+    let dir = tmp.0.clone();
 
     // 1. Inputs.
     let t = Instant::now();

@@ -46,13 +46,6 @@ fn main() -> ExitCode {
     harness::bench_main("policy_eval", run)
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -66,31 +59,15 @@ fn series(v: &[Duration]) -> String {
     v.iter().map(|d| ms(*d)).collect::<Vec<_>>().join(", ")
 }
 
-struct Dir(PathBuf, bool);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if self.1 {
-            println!("kept generated files in {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn run() -> Result<(), String> {
-    let runs = env_usize("QUORATE_BENCH_RUNS", 5).max(1);
-    let n = env_usize("QUORATE_BENCH_CHANGES", 10_000);
+    let runs = harness::env_usize("QUORATE_BENCH_RUNS", 5).max(1);
+    let n = harness::env_usize("QUORATE_BENCH_CHANGES", 10_000);
     let seed = std::env::var("QUORATE_BENCH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5EED_0FC0_FFEE_u64);
-    let dir = std::env::temp_dir().join(format!("quorate-policy-bench-{}", std::process::id()));
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = Dir(
-        dir.clone(),
-        std::env::var_os("QUORATE_BENCH_KEEP").is_some(),
-    );
+    let tmp = harness::GeneratedDir::create("quorate-policy-bench")?;
+    let dir = tmp.0.clone();
 
     // 1. The input: generated files -> quorate's normalized model, as `check --emit-input`.
     let mut rng = Rng::new(seed);
