@@ -85,9 +85,14 @@ fn objects(
 }
 
 pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
+    let config = Config::discover(opts.check.config.as_deref(), opts.check.max_input_bytes)?;
+    build_input_with(opts, config)
+}
+
+/// [`build_input`] with a loaded config (when the caller needed it first, for the policies).
+pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet, Inputs, Config)> {
     let c = &opts.check;
     let now = check::parse_now(c.now.as_deref())?;
-    let config = Config::discover(c.config.as_deref(), c.max_input_bytes)?;
     let load = LoadOptions {
         max_input_bytes: c.max_input_bytes,
         observed_at: c.observed_at.clone(),

@@ -168,7 +168,7 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     )?;
     let policies = check::load_policies(&opts.check, &config)?;
     opts.keep_documents = policies.has_conftest();
-    let (set, inputs, config) = quorate::diff::build_input(&opts)?;
+    let (set, inputs, config) = quorate::diff::build_input_with(&opts, config)?;
     let report = check::evaluate(&set, &inputs, &config, &policies)?;
     finish(&report, &args.eval)
 }
