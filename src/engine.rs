@@ -505,15 +505,7 @@ impl PolicySet {
         if self.entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut engine = self.engine.clone();
-        let input = RValue::from_json_str(input_json)
-            .map_err(|e| Error::usage(format!("input cannot be passed to policies: {e}")))?;
-        engine.set_input(input);
-        let value = engine
-            .eval_rule("data.quorate_entry.sets".into())
-            .map_err(|e| self.eval_error(&e))?;
-        let json: Value = serde_json::to_value(&value)
-            .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))?;
+        let json = self.eval_entry("data.quorate_entry.sets", input_json, "input")?;
         let sets = json.as_array().cloned().unwrap_or_default();
         let mut out = Vec::new();
         for ((pkg, _, severity), results) in self.entries.iter().zip(sets) {
@@ -576,21 +568,27 @@ impl PolicySet {
         Ok(out)
     }
 
+    /// Evaluates one generated entry rule on a fresh copy of the engine with `input_json` (the
+    /// change set or a document, named `what` in errors) as `input`; the result as JSON.
+    fn eval_entry(&self, rule: &str, input_json: &str, what: &str) -> Result<Value> {
+        let mut engine = self.engine.clone();
+        let input = RValue::from_json_str(input_json)
+            .map_err(|e| Error::usage(format!("{what} cannot be passed to policies: {e}")))?;
+        engine.set_input(input);
+        let value = engine
+            .eval_rule(rule.into())
+            .map_err(|e| self.eval_error(&e))?;
+        let _ = engine.take_prints();
+        serde_json::to_value(&value)
+            .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))
+    }
+
     /// Evaluates the conftest rules with one raw document as `input`.
     pub fn evaluate_document(&self, doc_json: &str) -> Result<DocumentResults> {
         if self.conftest.is_empty() {
             return Ok(DocumentResults::default());
         }
-        let mut engine = self.engine.clone();
-        let input = RValue::from_json_str(doc_json)
-            .map_err(|e| Error::usage(format!("document cannot be passed to policies: {e}")))?;
-        engine.set_input(input);
-        let value = engine
-            .eval_rule("data.quorate_conftest.out".into())
-            .map_err(|e| self.eval_error(&e))?;
-        let _ = engine.take_prints();
-        let json: Value = serde_json::to_value(&value)
-            .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))?;
+        let json = self.eval_entry("data.quorate_conftest.out", doc_json, "document")?;
         let first = |v: &Value| v.as_array().and_then(|a| a.first()).cloned();
         let empty = Vec::new();
         let rules = json.get("r").and_then(Value::as_array).unwrap_or(&empty);
