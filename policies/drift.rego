@@ -57,9 +57,21 @@ describe(d) := sprintf("%s is %s live but %s %s", [d.attribute, short(d.live), s
 
 summary(address) := concat("; ", [describe(d) | some d in entries(address)])
 
+# Addresses whose drift touches a member or voter count (or an attribute the config names):
+# the outage's pattern. Other drift the change overrides is a warning.
+count_drift contains d.address if {
+	some d in baseline_drift
+	d.class != "other"
+}
+
+# Only the entries that decide the verdict, in the message.
+deciding(address) := [d | some d in entries(address); d.class != "other"]
+
 # METADATA
 # title: Change planned on top of drift
-# description: The change touches a resource whose live state was changed outside its source of truth.
+# description: >-
+#   The change touches a resource whose member or voter count (or an attribute listed in
+#   drift.deny_attributes) was changed outside its source of truth.
 # custom:
 #   id: drift/change-on-drifted-resource
 #   severity: deny
@@ -74,12 +86,43 @@ summary(address) := concat("; ", [describe(d) | some d in entries(address)])
 #     Reconcile first: commit the live value (or revert the live change) so the plan starts from
 #     a reviewed baseline, then make the intended change as its own step.
 deny contains f if {
-	some address in drifted_addresses
-	d := entries(address)[0]
+	some address in count_drift
+	d := deciding(address)[0]
 	d.change != null
 	f := {
 		"rule": "drift/change-on-drifted-resource",
-		"msg": sprintf("%s was changed outside %s (%s) and this change touches it again", [d.change, truth(d), summary(address)]),
+		"msg": sprintf("%s was changed outside %s (%s) and this change touches it again", [d.change, truth(d), concat("; ", [describe(x) | some x in deciding(address)])]),
+		"change": d.change,
+		"group": d.group,
+		"path": d.origin.path,
+		"pointer": d.origin.pointer,
+	}
+}
+
+# METADATA
+# title: Change overrides a manual change
+# description: >-
+#   The change touches a resource that was changed outside its source of truth, on attributes
+#   that do not decide its member count (tags, strings, settings): applying it sets them back.
+# custom:
+#   id: drift/overrides-manual-change
+#   severity: warn
+#   why: >-
+#     Somebody changed the resource by hand, perhaps to fix an incident; the apply silently
+#     reverts it. That is usually what the code intends, but the person who made the change
+#     should know.
+#   example: resource_drift shows a tag changed by hand and the plan updates the same resource.
+#   fix: >-
+#     Confirm the hand-made change may go (or commit it to code first); add the attribute to
+#     drift.deny_attributes in quorate.yaml to make such changes a denial.
+warn contains f if {
+	some address in drifted_addresses
+	not address in count_drift
+	d := entries(address)[0]
+	d.change != null
+	f := {
+		"rule": "drift/overrides-manual-change",
+		"msg": sprintf("%s was changed outside %s (%s); applying this change sets it back", [d.change, truth(d), summary(address)]),
 		"change": d.change,
 		"group": d.group,
 		"path": d.origin.path,

@@ -130,7 +130,7 @@ pub fn build_input_with(
     inputs.load_changes(&paths, &load)?;
     inputs.load_observed(&opts.observed, &load)?;
     inputs.finish(&config);
-    let set = ChangeSet {
+    let mut set = ChangeSet {
         api_version: API_VERSION.into(),
         mode: Mode::Check,
         now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -139,6 +139,7 @@ pub fn build_input_with(
         observed: std::mem::take(&mut inputs.observed),
         context: Value::Object(Default::default()),
     };
+    crate::effects::apply(&mut set, &config, &inputs.live);
     Ok((set, inputs, config))
 }
 

@@ -80,6 +80,9 @@ pub struct Config {
     pub gitops_controllers: Vec<String>,
     pub waivers: Vec<Waiver>,
     pub admission: AdmissionConfig,
+    /// Drifted attributes (JSON pointers into a resource, or attribute names) that make a
+    /// change on top of drift a denial, besides the member and voter counts.
+    pub drift_deny_attributes: Vec<String>,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             gitops_controllers: Vec::new(),
             waivers: Vec::new(),
             admission: AdmissionConfig::default(),
+            drift_deny_attributes: Vec::new(),
         }
     }
 }
@@ -219,6 +223,7 @@ impl Config {
                 .insert(name.clone(), GroupConfig { quorum, aliases });
         }
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
+        cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
         if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
             cfg.admission.failure_mode = FailureMode::Allow;
         }
@@ -281,6 +286,7 @@ impl Config {
             "stabilization_window": self.stabilization_window,
             "max_observed_age": self.max_observed_age,
             "gitops": {"controllers": self.gitops_controllers},
+            "drift": {"deny_attributes": self.drift_deny_attributes},
             "admission": {
                 "failure_mode": match self.admission.failure_mode {
                     FailureMode::Deny => "deny",

@@ -194,7 +194,7 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
         inputs.changes.push(change);
     }
     inputs.finish(&config);
-    let set = ChangeSet {
+    let mut set = ChangeSet {
         api_version: API_VERSION.into(),
         mode: Mode::Diff,
         now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -203,6 +203,7 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
         observed: std::mem::take(&mut inputs.observed),
         context: json!({"git": {"base": changes.base, "head": changes.head, "dirty": changes.dirty, "files": changes.files.len()}}),
     };
+    crate::effects::apply(&mut set, &config, &inputs.live);
     Ok((set, inputs, config))
 }
 

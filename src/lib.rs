@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod conftest;
 pub mod diff;
+pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod git;

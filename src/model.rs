@@ -91,6 +91,10 @@ pub struct Change {
     pub name: String,
     pub group: Option<String>,
     pub action: Action,
+    /// The provider's own action list when it says more than `action` (Terraform's
+    /// `["create", "delete"]`: a replace that creates first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action_reason: Option<String>,
     pub capacity: Option<Capacity>,
@@ -100,6 +104,94 @@ pub struct Change {
     pub labels: BTreeMap<String, String>,
     pub before: Value,
     pub after: Value,
+    /// What the provider will really do to the group's members (the `effects` step); `null`
+    /// for resources that are not members of a serving group.
+    #[serde(default)]
+    pub effect: Option<Effect>,
+}
+
+/// Whether a group needs its members: `quorum` (a quorum or minimum is declared or known),
+/// or `capacity` (it serves, but nothing says how many members it needs).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Quorum,
+    #[default]
+    Capacity,
+}
+
+/// In which order the provider removes old members and adds new ones.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// Old members go before new ones exist (Terraform's default replace).
+    DeleteFirst,
+    /// New members are created before old ones go (`create_before_destroy`).
+    CreateFirst,
+    #[default]
+    InPlace,
+}
+
+/// Members a change removes: how many, which (when known), and whether the provider's choice
+/// is known exactly (StatefulSet ordinals, named instances) or only its number.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Removed {
+    pub count: Option<i64>,
+    pub ids: Vec<String>,
+    pub exact: bool,
+}
+
+/// The quorum a group must keep, and where that requirement came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct QuorumFact {
+    /// `majority`, `count` (a fixed minimum) or `pdb` (a PodDisruptionBudget, judged at the
+    /// current size as the eviction API does).
+    pub spec: String,
+    pub min: Option<i64>,
+    /// `config`, `label`, `annotation`, `pdb <ns>/<name>`, `voters`, `catalog: <system>`...
+    pub source: String,
+    /// Healthy voters the old configuration needs (the change is committed by it).
+    pub required_before: Option<i64>,
+    /// Healthy voters the new configuration needs.
+    pub required_after: Option<i64>,
+    /// What the worst case must keep: the larger of the two.
+    pub required: Option<i64>,
+    /// Members a PDB lets go at once at the current size (`pdb` only).
+    pub allowed_disruptions: Option<i64>,
+    /// Whether the members vote (majority quorum, a distinct voter count, or a consensus
+    /// system from the catalog): then a majority of the old and the new configuration is
+    /// required whatever else is declared, and voters go one at a time.
+    pub voting: bool,
+    /// The consensus system the catalog recognized (`etcd (image quay.io/coreos/etcd:v3.5.9)`).
+    pub system: Option<String>,
+}
+
+/// Facts about one change, computed once from the model and the observed state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Effect {
+    pub role: Role,
+    /// Effective member (or voter) counts, after clamps and defaults; null when unknown.
+    pub members_before: Option<i64>,
+    pub members_after: Option<i64>,
+    /// The fewest members the group has while the change runs (0 for a delete-first replace).
+    pub members_min: Option<i64>,
+    pub removed: Removed,
+    /// Serving members (running and healthy voters) now; the plan's count when unobserved.
+    pub healthy_now: Option<i64>,
+    /// Serving members left in the worst case (or exactly, when `removed.exact`).
+    pub healthy_after: Option<i64>,
+    /// Serving members the provider may not pick (protected from scale-in).
+    pub protected: i64,
+    pub quorum: Option<QuorumFact>,
+    pub order: Order,
+    /// Whether members were observed (else healthy counts assume every member serves).
+    pub observed: bool,
+    /// The attribute that decides the count after the change (`/max_size` when it clamps).
+    pub attribute: String,
+    /// Provider semantics that applied, in words (`max_size 1 clamps desired 3 -> 1`).
+    pub notes: Vec<String>,
+    /// For a count/for_each instance: the change that carries its group's effect.
+    pub counted_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -113,6 +205,14 @@ pub struct Drift {
     pub live: Value,
     /// Where the drift is recorded (file + pointer), for locating findings.
     pub origin: SourceRef,
+    /// `capacity` or `voters` when the drifted attribute decides the member count (the
+    /// outage's pattern), else `other` (a tag, a string).
+    #[serde(default = "other_class")]
+    pub class: String,
+}
+
+fn other_class() -> String {
+    "other".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

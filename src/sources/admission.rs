@@ -319,6 +319,7 @@ pub fn build(
         Err(note) => set_key(&mut context, "note", Value::from(note)),
     }
     set.context = json!({ "admission": context });
+    crate::effects::apply(&mut set, config, &BTreeMap::new());
     set
 }
 
@@ -506,6 +507,7 @@ fn pod(req: &Request, view: Option<&ClusterView>, config: &Config) -> Result<Bui
         group: Some(group_id),
         // For its group this is an update: one member leaves, the desired count stays.
         action: Action::Update,
+        actions: Vec::new(),
         action_reason: Some(match req.shape() {
             Shape::PodEviction => "eviction".into(),
             _ => "pod-delete".into(),
@@ -517,6 +519,7 @@ fn pod(req: &Request, view: Option<&ClusterView>, config: &Config) -> Result<Bui
         labels,
         before: pod.clone(),
         after: Value::Null,
+        effect: None,
     };
     Ok((change, Some(group), BTreeMap::new()))
 }
@@ -622,6 +625,7 @@ fn actor_drift(change: &Change) -> Drift {
         committed,
         live,
         origin: change.source.clone(),
+        class: "other".into(),
     }
 }
 

@@ -62,7 +62,22 @@ fn is_eck(r: &ObjectRef) -> bool {
 }
 
 fn is_workload(r: &ObjectRef) -> bool {
-    matches!(r.kind.as_str(), "StatefulSet" | "Deployment" | "ReplicaSet") || is_eck(r)
+    matches!(r.kind.as_str(), "StatefulSet" | "Deployment" | "ReplicaSet")
+        || is_eck(r)
+        || crate::effects::catalog::consensus_resource(r.group(), &r.kind).is_some()
+}
+
+/// An HPA's bounds and target (`<ns>/<Kind>/<name>`): it owns its target's `spec.replicas`.
+pub fn hpa(v: &Value) -> Option<(String, i64, i64)> {
+    let r = object_ref(v)?;
+    if r.kind != "HorizontalPodAutoscaler" {
+        return None;
+    }
+    let kind = s(v, "/spec/scaleTargetRef/kind")?;
+    let name = s(v, "/spec/scaleTargetRef/name")?;
+    let max = int(v.pointer("/spec/maxReplicas"))?;
+    let min = int(v.pointer("/spec/minReplicas")).unwrap_or(1);
+    Some((format!("{}/{kind}/{name}", r.namespace), min, max))
 }
 
 fn int(v: Option<&Value>) -> Option<i64> {
@@ -102,10 +117,11 @@ pub fn replicas(r: &ObjectRef, v: &Value) -> Option<(i64, String)> {
             int(v.pointer("/spec/replicas")).unwrap_or(0),
             "/spec/replicas".into(),
         )),
-        "HorizontalPodAutoscaler" => {
-            int(v.pointer("/spec/maxReplicas")).map(|n| (n, "/spec/maxReplicas".into()))
+        // Operator resources of consensus systems keep their count where the catalog says.
+        _ => {
+            let (_, pointer) = crate::effects::catalog::consensus_resource(r.group(), &r.kind)?;
+            Some((int(v.pointer(pointer)).unwrap_or(0), pointer.to_string()))
         }
-        _ => None,
     }
 }
 
@@ -205,6 +221,7 @@ pub fn change(
         name: r.name.clone(),
         group: Some(group_of(r, current)),
         action,
+        actions: Vec::new(),
         action_reason: None,
         capacity: capacity(replicas),
         voters: capacity(voters),
@@ -213,6 +230,7 @@ pub fn change(
         labels: labels(current),
         before: before.cloned().unwrap_or(Value::Null),
         after: after.cloned().unwrap_or(Value::Null),
+        effect: None,
     }
 }
 
@@ -453,6 +471,9 @@ pub fn observed_list(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
             }
         } else if let Some(p) = pdb(item) {
             part.pdbs.push(p);
+        } else if r.kind == "HorizontalPodAutoscaler" {
+            // An HPA owns its target's replicas: the effects step reads its bounds.
+            part.live.insert(r.id(), item.clone());
         }
     }
 }

@@ -392,17 +392,25 @@ impl Inputs {
         }
     }
 
-    /// PodDisruptionBudgets declare the quorum of the workloads whose pods they select.
+    /// PodDisruptionBudgets declare the quorum of the workloads whose pods they select, judged
+    /// at the workload's current size (live, else the size before the change), as the eviction
+    /// API judges them: the bigger the cut, the more it exceeds what the PDB allows.
     fn apply_pdbs(&mut self) {
         let pdbs = std::mem::take(&mut self.pdbs);
         if pdbs.is_empty() {
             return;
         }
-        let mut workloads: Vec<(String, String, Value)> = self
+        // (group, namespace, object selecting the pods, object giving the current size)
+        let mut workloads: Vec<(String, String, Value, Value)> = self
             .live
             .iter()
             .filter_map(|(id, v)| {
-                Some((id.clone(), kubernetes::object_ref(v)?.namespace, v.clone()))
+                Some((
+                    id.clone(),
+                    kubernetes::object_ref(v)?.namespace,
+                    v.clone(),
+                    v.clone(),
+                ))
             })
             .collect();
         for c in &self.changes {
@@ -411,19 +419,21 @@ impl Inputs {
             } else {
                 &c.after
             };
+            let current = if c.before.is_null() { obj } else { &c.before };
             if let Some(r) = kubernetes::object_ref(obj) {
                 workloads.push((
                     c.group.clone().unwrap_or_else(|| r.id()),
                     r.namespace.clone(),
                     obj.clone(),
+                    current.clone(),
                 ));
             }
         }
-        for (group, ns, obj) in workloads {
+        for (group, ns, obj, current) in workloads {
             let Some(r) = kubernetes::object_ref(&obj) else {
                 continue;
             };
-            let Some((replicas, _)) = kubernetes::replicas(&r, &obj) else {
+            let Some((replicas, _)) = kubernetes::replicas(&r, &current) else {
                 continue;
             };
             if let Some(q) = pdbs
@@ -522,6 +532,7 @@ pub fn live_drift(
             pointer: attribute,
             ..origin.clone()
         },
+        class: "capacity".into(),
     })
 }
 

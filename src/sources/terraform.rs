@@ -330,7 +330,10 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
                 members_removed.push(member.to_string());
             }
         }
-        let group = group_of(kind, values, address, index);
+        // A replace that renames (an ASG's `name` forces one) acts on the live group: the
+        // old name is the one observed state knows.
+        let current = if before.is_null() { &after } else { &before };
+        let group = group_of(kind, current, address, index);
         by_address
             .entry(address.to_string())
             .or_insert(changes.len());
@@ -357,6 +360,15 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
             name,
             group: Some(group),
             action,
+            actions: if action == Action::Replace {
+                actions
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            } else {
+                Vec::new()
+            },
             action_reason: rc
                 .get("action_reason")
                 .and_then(Value::as_str)
@@ -368,6 +380,7 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
             labels: labels_of(values),
             before,
             after,
+            effect: None,
         });
     }
 
@@ -418,6 +431,7 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
                     after_pointer: None,
                     document: 0,
                 },
+                class: "other".into(),
             });
             continue;
         }
@@ -446,6 +460,7 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
                     after_pointer: None,
                     document: 0,
                 },
+                class: "other".into(),
                 attribute,
             });
         }
