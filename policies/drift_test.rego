@@ -35,7 +35,13 @@ drift_entry(address, change, group, attribute, committed, live) := {
 		"path": "plan.json",
 		"pointer": sprintf("/resource_drift/0/change/after%s", [attribute]),
 	},
+	"class": class_of(attribute),
 }
+
+# What the effects step says of a drifted attribute: member counts decide, others do not.
+class_of(attribute) := "capacity" if {
+	attribute in {"/desired_capacity", "/min_size", "/max_size", "/spec/replicas"}
+} else := "other"
 
 # The DESIGN.md outage: desired 6 was set by hand, never committed; the plan says 3.
 outage_drift := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/desired_capacity", 3, 6)
@@ -118,8 +124,8 @@ test_interleaved_drift_entries_are_grouped_by_resource if {
 test_long_drifted_values_are_shortened if {
 	long := concat("", [sprintf("%d", [i % 10]) | some i in numbers.range(1, 60)])
 	d := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/launch_template/0/id", "lt-0", long)
-	fs := drift.deny with input as changeset([asg(6, 3)], [d])
-	[f] := with_rule(fs, "drift/change-on-drifted-resource")
+	fs := drift.warn with input as changeset([asg(6, 3)], [d])
+	[f] := with_rule(fs, "drift/overrides-manual-change")
 	contains(f.msg, "...")
 	not contains(f.msg, long)
 	contains(f.msg, `live but "lt-0" in state`)
@@ -251,4 +257,31 @@ test_manual_delete_of_managed_object_is_described if {
 	fs := drift.deny with input as admission_changeset([c], [d])
 	[f] := with_rule(fs, "drift/manual-change-to-managed-object")
 	contains(f.msg, "bob is changing it directly (deletes it)")
+}
+
+# ---------------------------------------------------------------- drift/overrides-manual-change
+
+# Terraform's drift_simple: the plan sets a drifted string back. A warning naming the hand
+# change, not a denial.
+test_plan_resetting_a_drifted_string_is_a_warning if {
+	d := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/tag/0/value", "prod", "hotfix")
+	inp := changeset([asg(3, 3)], [d])
+	count(drift.deny) == 0 with input as inp
+	[w] := with_rule(drift.warn, "drift/overrides-manual-change") with input as inp
+	w.msg == `aws_autoscaling_group.search was changed outside Terraform (/tag/0/value is "hotfix" live but "prod" in state); applying this change sets it back`
+}
+
+test_count_drift_next_to_other_drift_denies_naming_the_count if {
+	tag := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/tag/0/value", "prod", "hotfix")
+	size := drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/desired_capacity", 3, 6)
+	inp := changeset([asg(6, 3)], [tag, size])
+	[f] := with_rule(drift.deny, "drift/change-on-drifted-resource") with input as inp
+	contains(f.msg, "/desired_capacity is 6 live but 3 in state")
+	not contains(f.msg, "hotfix")
+	count(with_rule(drift.warn, "drift/overrides-manual-change")) == 0 with input as inp
+}
+
+test_configured_attribute_drift_denies if {
+	d := object.union(drift_entry("aws_autoscaling_group.search", "aws_autoscaling_group.search", "search-prod", "/launch_template/0/version", "7", "9"), {"class": "configured"})
+	[_] := with_rule(drift.deny, "drift/change-on-drifted-resource") with input as changeset([asg(3, 3)], [d])
 }

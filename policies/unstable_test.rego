@@ -51,7 +51,29 @@ asg(before, after) := {
 	"labels": {},
 	"before": {"desired_capacity": before},
 	"after": {"desired_capacity": after},
+	"effect": effect_of(before, after),
 }
+
+# The effect quorate's effects step computes for a plain in-place resize (no quorum).
+effect_of(before, after) := {
+	"role": "capacity",
+	"members_before": before,
+	"members_after": after,
+	"members_min": after,
+	"removed": {"count": max([before - after, 0]), "ids": [], "exact": false},
+	"healthy_now": before,
+	"healthy_after": null,
+	"protected": 0,
+	"quorum": null,
+	"order": "in-place",
+	"observed": true,
+	"attribute": "",
+	"notes": [],
+	"counted_in": null,
+} if {
+	is_number(before)
+	is_number(after)
+} else := null
 
 changeset(changes, groups) := {
 	"apiVersion": "quorate.dev/v1",
@@ -147,10 +169,11 @@ test_settled_states_are_not_in_transition if {
 	not has_rule(fs, "unstable/members-in-transition")
 }
 
-test_delete_while_members_terminate if {
+# Removing every member is judged by quorum/removes-all-members: instability is about what remains.
+test_delete_is_not_judged_on_instability if {
 	c := object.union(asg(4, 0), {"action": "delete", "after": null})
 	fs := unstable.deny with input as on(c, group(array.concat(serving_members(3), [terminating("i-x")])))
-	has_rule(fs, "unstable/members-in-transition")
+	count(fs) == 0
 }
 
 # ---------------------------------------------------------------- unstable/rollout-in-progress
@@ -170,7 +193,9 @@ test_no_work_in_progress_passes if {
 
 test_replace_during_rollout_is_denied if {
 	g := object.union(stable, {"in_progress": ["rollout"]})
-	fs := unstable.deny with input as on(object.union(asg(5, 5), {"action": "replace"}), g)
+	e := object.union(effect_of(5, 5), {"order": "create-first", "removed": {"count": 5, "ids": [], "exact": false}})
+	c := object.union(asg(5, 5), {"action": "replace", "effect": e})
+	fs := unstable.deny with input as on(c, g)
 	has_rule(fs, "unstable/rollout-in-progress")
 }
 
@@ -213,6 +238,7 @@ test_voter_removal_is_a_scale_down if {
 		"labels": {},
 		"before": {},
 		"after": {},
+		"effect": object.union(effect_of(3, 2), {"attribute": "/cluster_config/0/dedicated_master_count"}),
 	}
 	fs := unstable.deny with input as on(c, object.union(stable, {"health": "yellow"}))
 	[f] := with_rule(fs, "unstable/health-not-green")
