@@ -212,6 +212,7 @@ warn contains f if {
 	f := lib.finding("quorum/unverified-health", c, sprintf("%s shrinks %s, a quorum group, but %s; members are assumed healthy", [c.id, lib.group_name(c), unobserved(c)]))
 }
 
-unobserved(c) := "no observed state was given" if {
-	count(input.observed.groups) == 0
-} else := sprintf("the observed state has no members of %s", [c.group])
+unobserved(c) := sprintf("the observed state has no members of %s", [c.group]) if {
+	some g in input.observed.groups
+	count(g.members) > 0
+} else := "no observed state was given"

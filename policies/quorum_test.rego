@@ -219,7 +219,7 @@ test_unverified_health_says_whether_any_state_was_given if {
 	none := changeset([asg(e)], {})
 	[f] := with_rule(quorum.warn, "quorum/unverified-health") with input as none
 	contains(f.msg, "but no observed state was given;")
-	other := changeset([asg(e)], {"other-group": {}})
+	other := changeset([asg(e)], {"other-group": {"members": [{"id": "i-1"}]}, "search-prod": {"members": []}})
 	[g] := with_rule(quorum.warn, "quorum/unverified-health") with input as other
 	contains(g.msg, "but the observed state has no members of search-prod;")
 }

@@ -254,11 +254,19 @@ fn statefulset_ordinals(
         return None;
     }
     let prefix = format!("{}-", c.name);
-    let mut ids: Vec<(i64, String)> = members
+    let ordinal = |m: &Member| -> Option<i64> { m.id.strip_prefix(&prefix)?.parse().ok() };
+    let live: Vec<&Member> = members
         .iter()
         .filter(|m| m.state != MemberState::Terminated)
+        .collect();
+    // Only pods named by ordinal say which ones go (status counts do not).
+    if live.is_empty() || live.iter().any(|m| ordinal(m).is_none()) {
+        return None;
+    }
+    let mut ids: Vec<(i64, String)> = live
+        .iter()
         .filter_map(|m| {
-            let n: i64 = m.id.strip_prefix(&prefix)?.parse().ok()?;
+            let n = ordinal(m)?;
             (n >= a).then(|| (n, m.id.clone()))
         })
         .collect();
@@ -603,3 +611,6 @@ fn classify_drift(set: &mut ChangeSet, config: &Config) {
         .into();
     }
 }
+
+#[cfg(test)]
+mod tests;

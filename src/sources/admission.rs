@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::kubernetes::{self, ObjectRef, Pdb};
 use crate::config::Config;
 use crate::model::{
-    Action, Actor, Capacity, Change, ChangeSet, Drift, Group, Member, MemberState, Mode, Observed,
+    Action, Actor, Capacity, Change, ChangeSet, Drift, Group, MemberState, Mode, Observed,
     SourceRef, API_VERSION,
 };
 
@@ -530,7 +530,7 @@ fn observed_group(r: &ObjectRef, workload: &Value, view: Option<&ClusterView>) -
     let mut g = kubernetes::status_group(r, workload);
     match view {
         Some(v) if !v.pods.is_empty() => add_pods(&mut g, &r.id(), v),
-        _ => status_members(r, workload, &mut g),
+        _ => kubernetes::status_members(r, workload, &mut g),
     }
     if g.quorum.is_none() {
         if let (Some(v), Some((n, _))) = (view, kubernetes::replicas(r, workload)) {
@@ -552,53 +552,6 @@ fn add_pods(g: &mut Group, group_id: &str, view: &ClusterView) {
             }
         }
     }
-}
-
-/// Members from `status` counts when the pods themselves are not known: ready replicas serve,
-/// the rest are not ready, `terminatingReplicas` are on their way out.
-fn status_members(r: &ObjectRef, v: &Value, g: &mut Group) {
-    if !matches!(r.kind.as_str(), "StatefulSet" | "Deployment" | "ReplicaSet") {
-        return;
-    }
-    let n = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_i64);
-    let Some(total) = n("replicas").map(|t| t.clamp(0, 10_000)) else {
-        return;
-    };
-    // clamp(0, total) is safe: total >= 0 here. Bad input (ready > replicas) is cut down.
-    let ready = n("readyReplicas").unwrap_or(0).clamp(0, total);
-    let terminating = n("terminatingReplicas").unwrap_or(0).max(0);
-    let mut push = |what: &str, count: i64, state: MemberState, raw: String, healthy: bool| {
-        for i in 1..=count.min(10_000) {
-            g.members.push(Member {
-                id: format!("{}#{what}-{i}", r.name),
-                state,
-                raw_state: raw.clone(),
-                healthy,
-                ..Member::default()
-            });
-        }
-    };
-    push(
-        "ready",
-        ready,
-        MemberState::Running,
-        format!("Ready ({ready} of {total} status.readyReplicas)"),
-        true,
-    );
-    push(
-        "not-ready",
-        total - ready,
-        MemberState::Pending,
-        format!("NotReady ({} of {total} replicas not ready)", total - ready),
-        false,
-    );
-    push(
-        "terminating",
-        terminating,
-        MemberState::Terminating,
-        "Terminating (status.terminatingReplicas)".into(),
-        false,
-    );
 }
 
 /// A GitOps-managed object changed by someone who is not a GitOps controller.

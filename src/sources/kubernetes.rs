@@ -452,30 +452,82 @@ pub fn observed_list(doc: &Value, src: SourceRef, part: &mut ObservedPart) {
         .flatten()
         .enumerate()
     {
-        let Some(r) = object_ref(item) else { continue };
-        let mut source = src.clone();
-        source.pointer = format!("/items/{i}");
-        if is_workload(&r) {
-            let mut g = status_group(&r, item);
-            g.sources.push(source);
-            let target = part.group(&r.id());
-            super::merge_into(target, g);
-            part.live.insert(r.id(), item.clone());
-        } else if r.kind == "Pod" {
-            if let Some((group, member)) = pod_member(item) {
-                let g = part.group(&group);
-                g.members.push(member);
-                if !g.sources.iter().any(|s| s.path == source.path) {
-                    g.sources.push(src.clone());
-                }
-            }
-        } else if let Some(p) = pdb(item) {
-            part.pdbs.push(p);
-        } else if r.kind == "HorizontalPodAutoscaler" {
-            // An HPA owns its target's replicas: the effects step reads its bounds.
-            part.live.insert(r.id(), item.clone());
-        }
+        observed_object(item, &format!("/items/{i}"), &src, part);
     }
+}
+
+/// One live object (`kubectl get statefulset etcd -o json`, or an item of a list).
+pub fn observed_object(item: &Value, pointer: &str, src: &SourceRef, part: &mut ObservedPart) {
+    let Some(r) = object_ref(item) else { return };
+    let mut source = src.clone();
+    source.pointer = pointer.to_string();
+    if is_workload(&r) {
+        let mut g = status_group(&r, item);
+        g.sources.push(source);
+        let target = part.group(&r.id());
+        super::merge_into(target, g);
+        part.live.insert(r.id(), item.clone());
+    } else if r.kind == "Pod" {
+        if let Some((group, member)) = pod_member(item) {
+            let g = part.group(&group);
+            g.members.push(member);
+            if !g.sources.iter().any(|s| s.path == source.path) {
+                g.sources.push(src.clone());
+            }
+        }
+    } else if let Some(p) = pdb(item) {
+        part.pdbs.push(p);
+    } else if r.kind == "HorizontalPodAutoscaler" {
+        // An HPA owns its target's replicas: the effects step reads its bounds.
+        part.live.insert(r.id(), item.clone());
+    }
+}
+
+/// Members from `status` counts when the pods themselves are not known: ready replicas serve,
+/// the rest are not ready, `terminatingReplicas` are on their way out.
+pub fn status_members(r: &ObjectRef, v: &Value, g: &mut Group) {
+    if !matches!(r.kind.as_str(), "StatefulSet" | "Deployment" | "ReplicaSet") {
+        return;
+    }
+    let n = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_i64);
+    let Some(total) = n("replicas").map(|t| t.clamp(0, 10_000)) else {
+        return;
+    };
+    // clamp(0, total) is safe: total >= 0 here. Bad input (ready > replicas) is cut down.
+    let ready = n("readyReplicas").unwrap_or(0).clamp(0, total);
+    let terminating = n("terminatingReplicas").unwrap_or(0).max(0);
+    let mut push = |what: &str, count: i64, state: MemberState, raw: String, healthy: bool| {
+        for i in 1..=count.min(10_000) {
+            g.members.push(Member {
+                id: format!("{}#{what}-{i}", r.name),
+                state,
+                raw_state: raw.clone(),
+                healthy,
+                ..Member::default()
+            });
+        }
+    };
+    push(
+        "ready",
+        ready,
+        MemberState::Running,
+        format!("Ready ({ready} of {total} status.readyReplicas)"),
+        true,
+    );
+    push(
+        "not-ready",
+        total - ready,
+        MemberState::Pending,
+        format!("NotReady ({} of {total} replicas not ready)", total - ready),
+        false,
+    );
+    push(
+        "terminating",
+        terminating,
+        MemberState::Terminating,
+        "Terminating (status.terminatingReplicas)".into(),
+        false,
+    );
 }
 
 #[cfg(test)]

@@ -263,6 +263,23 @@ impl Inputs {
                 }
                 continue;
             };
+            // A single live object (`kubectl get statefulset etcd -o json`) is observed state
+            // like a list of one.
+            if observed_only && kind == DocKind::KubernetesObject {
+                used = true;
+                let source = SourceRef {
+                    kind: "kubectl-list".into(),
+                    path: src.path.clone(),
+                    pointer: String::new(),
+                    after_pointer: None,
+                    document: index,
+                };
+                kubernetes::observed_object(&value, "", &source, &mut part);
+                if let Some(doc) = yaml {
+                    self.yaml_spans.insert((src.path.clone(), index), doc.spans);
+                }
+                continue;
+            }
             if observed_only && !kind.is_observed() {
                 return Err(Error::at(
                     stage,
@@ -491,6 +508,18 @@ impl Inputs {
         }
         for (group, g) in adopted {
             self.merge_group(group, g);
+        }
+        // Live workloads whose pods were not listed: their status counts are the members
+        // (3 of 6 ready), as the webhook reads them.
+        for (id, obj) in &self.live {
+            let Some(r) = kubernetes::object_ref(obj) else {
+                continue;
+            };
+            if let Some(g) = self.observed.groups.get_mut(id) {
+                if g.members.is_empty() {
+                    kubernetes::status_members(&r, obj, g);
+                }
+            }
         }
         self.manifest_changes();
         self.apply_pdbs();
