@@ -60,25 +60,34 @@ fn objects(
         inputs.keep(&src.path, &docs);
     }
     for (index, value, yaml) in docs {
-        if kubernetes::is_list(&value) {
-            continue;
+        // A `kind: List` holds its objects at `/items/N`; any other document is one object.
+        let mut found = false;
+        for (pointer, item) in sources::list_items(&value) {
+            let Some(r) = kubernetes::object_ref(item) else {
+                continue;
+            };
+            found = true;
+            let source = SourceRef {
+                kind: "kubernetes-manifest".into(),
+                path: src.path.clone(),
+                pointer: pointer.clone(),
+                after_pointer: Some(pointer),
+                document: index,
+            };
+            into.insert(
+                key(&r),
+                Side {
+                    r,
+                    source,
+                    value: item.clone(),
+                },
+            );
         }
-        let Some(r) = kubernetes::object_ref(&value) else {
-            continue;
-        };
-        if let Some(doc) = yaml {
+        if let (true, Some(doc)) = (found, yaml) {
             inputs
                 .yaml_spans
                 .insert((src.path.clone(), index), doc.spans);
         }
-        let source = SourceRef {
-            kind: "kubernetes-manifest".into(),
-            path: src.path.clone(),
-            pointer: String::new(),
-            after_pointer: Some(String::new()),
-            document: index,
-        };
-        into.insert(key(&r), Side { r, source, value });
     }
     inputs.sources.insert(src.path.clone(), src.clone());
     Ok(())
@@ -151,7 +160,11 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
                 continue;
             }
         };
-        for p in docs.iter().filter_map(|(_, v, _)| kubernetes::pdb(v)) {
+        for p in docs
+            .iter()
+            .flat_map(|(_, v, _)| sources::list_items(v))
+            .filter_map(|(_, v)| kubernetes::pdb(v))
+        {
             inputs.add_pdb(p);
         }
     }
