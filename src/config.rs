@@ -80,6 +80,8 @@ pub struct Config {
     pub gitops_controllers: Vec<String>,
     pub waivers: Vec<Waiver>,
     pub admission: AdmissionConfig,
+    /// Path globs whose files are not read (`exclude:`), checked when parsed.
+    pub exclude: Vec<String>,
 }
 
 impl Default for Config {
@@ -92,6 +94,7 @@ impl Default for Config {
             gitops_controllers: Vec::new(),
             waivers: Vec::new(),
             admission: AdmissionConfig::default(),
+            exclude: Vec::new(),
         }
     }
 }
@@ -219,6 +222,14 @@ impl Config {
                 .insert(name.clone(), GroupConfig { quorum, aliases });
         }
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
+        cfg.exclude = strings(v.get("exclude"));
+        if let Err((i, why)) = crate::paths::Excludes::new(&cfg.exclude) {
+            let glob = cfg.exclude.get(i).cloned().unwrap_or_default();
+            return Err(at(
+                &format!("/exclude/{i}"),
+                format!("/exclude/{i}: `{glob}` is not a glob: {why}"),
+            ));
+        }
         if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
             cfg.admission.failure_mode = FailureMode::Allow;
         }
@@ -338,6 +349,15 @@ mod tests {
         let src = SourceText::new("q.yaml", "groups:\n  a:\n    quorum: most\n");
         let err = Config::parse(&src).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+    }
+
+    #[test]
+    fn exclude_globs_are_checked_at_their_line() {
+        let src = SourceText::new("q.yaml", "exclude:\n  - charts/**\n  - k8s/[bad\n");
+        let err = Config::parse(&src).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+        let ok = Config::parse(&SourceText::new("q.yaml", "exclude: [charts/**]\n")).unwrap();
+        assert_eq!(ok.exclude, ["charts/**"]);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct FileChange {
     pub new_path: Option<String>,
     pub old: Option<Vec<u8>>,
     pub new: Option<Vec<u8>>,
+    /// The Helm chart `templates/` directory the file is under (a `Chart.yaml` above it in the
+    /// tree the file is read from): Go templates, not manifests.
+    pub chart_templates: Option<String>,
 }
 
 /// What to compare.
@@ -346,6 +349,24 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         }
         repo.find_blob(id).ok().map(|b| b.content().to_vec())
     };
+    // Whether a path exists on the head side (the head tree, else the index) or the base side.
+    let index = match &head_tree {
+        None => Some(
+            repo.index()
+                .map_err(|e| git_err(repo_dir, "cannot read the index", e))?,
+        ),
+        Some(_) => None,
+    };
+    let in_head = |p: &str| match (&head_tree, &index) {
+        (Some(t), _) => t.get_path(Path::new(p)).is_ok(),
+        (None, Some(i)) => i.get_path(Path::new(p), 0).is_some(),
+        (None, None) => false,
+    };
+    let in_base = |p: &str| {
+        base_tree
+            .as_ref()
+            .is_some_and(|t| t.get_path(Path::new(p)).is_ok())
+    };
     let mut files = Vec::new();
     for delta in diff.deltas() {
         let old_path = delta
@@ -367,11 +388,22 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
             Delta::Unmodified | Delta::Ignored => continue,
             _ => (blob(delta.old_file().id()), blob(delta.new_file().id())),
         };
+        let new_path = new.as_ref().and(new_path);
+        let old_path = old.as_ref().and(old_path);
+        let chart_templates = new_path
+            .as_deref()
+            .and_then(|p| crate::paths::chart_templates(p, in_head))
+            .or_else(|| {
+                old_path
+                    .as_deref()
+                    .and_then(|p| crate::paths::chart_templates(p, in_base))
+            });
         files.push(FileChange {
-            old_path: old.as_ref().and(old_path),
-            new_path: new.as_ref().and(new_path),
+            old_path,
+            new_path,
             old,
             new,
+            chart_templates,
         });
     }
     let head_files = head_tree.as_ref().map_or(0, |t| t.len());
@@ -379,6 +411,9 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         Vec::new()
     } else {
         unchanged_pdb_files(&repo, repo_dir, head_tree.as_ref(), &files)?
+            .into_iter()
+            .filter(|(p, _)| crate::paths::chart_templates(p, in_head).is_none())
+            .collect()
     };
     Ok(Changes {
         base: base_id,

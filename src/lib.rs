@@ -18,6 +18,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod model;
+pub mod paths;
 pub mod report;
 pub mod rules;
 pub mod schema;

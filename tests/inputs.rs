@@ -68,7 +68,7 @@ fn a_directory_in_which_nothing_is_recognized_exits_2() {
     let out = run_in(d, &["check", "empty"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("no .json, .yaml or .yml files"),
+        stderr(&out).contains("no .json, .yaml or .yml file was read"),
         "{}",
         stderr(&out)
     );

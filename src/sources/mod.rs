@@ -73,6 +73,8 @@ pub struct LoadOptions {
     /// When observed files without their own timestamp were captured.
     pub observed_at: Option<String>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Change inputs not read (`--exclude`, `exclude:`).
+    pub exclude: crate::paths::Excludes,
 }
 
 /// Everything read from the command line's files, before evaluation.
@@ -96,6 +98,8 @@ pub struct Inputs {
     /// not read: conftest-style policies evaluate each document on its own.
     pub keep_documents: bool,
     pub documents: Vec<Document>,
+    /// Findings about the inputs themselves (a changed manifest that does not parse), located.
+    pub findings: Vec<crate::model::Finding>,
     /// Documents of PATH arguments quorate read (or kept for conftest-style policies): none
     /// at all means the run would check nothing.
     recognized: usize,
@@ -208,21 +212,42 @@ impl Inputs {
     /// would otherwise pass while checking nothing.
     pub fn load_changes(&mut self, paths: &[String], opts: &LoadOptions) -> Result<()> {
         let before = self.recognized + self.documents.len();
-        let mut files = 0;
+        let (mut files, mut excluded) = (0, 0);
+        let mut templates: BTreeMap<String, usize> = BTreeMap::new();
         for path in paths {
             for (file, explicit) in expand(path, Stage::Input)? {
+                if opts.exclude.matches(&file) {
+                    excluded += 1;
+                    continue;
+                }
+                let chart = crate::paths::chart_templates(&file, |p| Path::new(p).is_file());
+                if let Some(dir) = chart {
+                    *templates.entry(dir).or_default() += 1;
+                    continue;
+                }
                 files += 1;
                 self.load_file(&file, None, explicit, false, opts)?;
             }
         }
+        self.notices
+            .extend(crate::paths::template_notices(&templates));
         if paths.is_empty() || self.recognized + self.documents.len() > before {
             return Ok(());
         }
-        let looked = match files {
-            0 => "it has no .json, .yaml or .yml files".to_string(),
+        let mut looked = match files {
+            0 => "no .json, .yaml or .yml file was read".to_string(),
             1 => "1 file read, and it holds no document quorate recognizes".to_string(),
             n => format!("{n} files read, and none holds a document quorate recognizes"),
         };
+        if excluded > 0 {
+            looked.push_str(&format!("; {excluded} excluded by --exclude or exclude:"));
+        }
+        let skipped: usize = templates.values().sum();
+        if skipped > 0 {
+            looked.push_str(&format!(
+                "; {skipped} Helm chart templates skipped (render them with helm template)"
+            ));
+        }
         Err(Error::file(
             Stage::Input,
             paths.join(", "),
