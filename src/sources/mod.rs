@@ -291,10 +291,11 @@ impl Inputs {
         if docs.is_empty() {
             return Err(Error::file(stage, &src.path, "file has no documents"));
         }
+        let keep = self.keep_documents && !observed_only;
         // Empty documents (a leading or trailing `---`, as rendered charts have) are skipped,
         // as kubectl does; a file with nothing else is empty.
         if docs.iter().all(|d| d.1.is_null()) {
-            if explicit && !(self.keep_documents && !observed_only) {
+            if explicit && !keep {
                 return Err(
                     Error::file(stage, &src.path, "file has only empty documents")
                         .with_help(format!("quorate reads {}", detect::KNOWN_FORMATS)),
@@ -302,7 +303,6 @@ impl Inputs {
             }
             return Ok(());
         }
-        let keep = self.keep_documents && !observed_only;
         if keep {
             self.keep(&src.path, &docs);
         }
