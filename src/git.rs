@@ -217,22 +217,30 @@ fn merge_base_of(
 }
 
 /// The parent of HEAD, to check the last commit. A root commit has none (everything in it is
-/// new); a shallow clone's first commit has one that was not fetched, which is an error.
+/// new); a shallow clone's first commit names a parent that was not fetched: an error. The
+/// commit's own header says which it is (a shallow clone hides the parents, not the header).
 fn last_commit_base(repo: &Repository, dir: &str, head: Oid) -> Result<Option<Oid>> {
     let commit = repo
         .find_commit(head)
         .map_err(|e| git_err(dir, "cannot read HEAD", e))?;
+    let parent = commit
+        .raw_header()
+        .ok()
+        .and_then(|h| h.lines().find_map(|l| l.strip_prefix("parent ")))
+        .and_then(|id| Oid::from_str(id.trim()).ok());
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
     let cut = shallow_boundary(repo).contains(&head);
-    match commit.parent_id(0) {
-        Ok(parent) if !cut && repo.find_commit(parent).is_ok() => Ok(Some(parent)),
-        Err(_) if !cut => Ok(None),
-        _ => Err(Error::file(
-            Stage::Input,
-            dir,
-            "HEAD is on the default branch and its parent is not in this shallow clone: there is no base to compare with",
-        )
-        .with_help(shallow_help("HEAD~1"))),
+    if !cut && repo.find_commit(parent).is_ok() {
+        return Ok(Some(parent));
     }
+    Err(Error::file(
+        Stage::Input,
+        dir,
+        "HEAD is on the default branch and its parent is not in this clone: there is no base to compare with",
+    )
+    .with_help(shallow_help("HEAD~1")))
 }
 
 /// Is `path` a file quorate may read (manifests, plans)?

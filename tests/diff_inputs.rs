@@ -261,11 +261,7 @@ fn excluded_paths_are_not_read_in_diff_and_check() {
     let mut with = args.to_vec();
     with.extend(["--exclude", "k8s/legacy/**", "--exclude", "tests"]);
     let (rc, r) = report(d, &with);
-    assert_eq!(
-        (rc, r["summary"]["changes"].as_u64()),
-        (0, Some(0)),
-        "{r}"
-    );
+    assert_eq!((rc, r["summary"]["changes"].as_u64()), (0, Some(0)), "{r}");
 
     // The same from quorate.yaml.
     write(

@@ -143,10 +143,17 @@ fn a_shallow_clone_of_the_default_branch_has_no_parent_to_compare_with() {
     let origin = origin();
     let c = clone(origin.path(), &["--depth", "1"]);
     let out = diff(c.path(), &[], None);
-    assert_exit_2(
-        &out,
-        &["parent is not in this shallow clone", "fetch-depth: 0"],
-    );
+    assert_exit_2(&out, &["parent is not in this clone", "fetch-depth: 0"]);
+
+    // A root commit has no parent to miss: everything in it is new, shallow or not.
+    let one = tempfile::tempdir().unwrap();
+    git(one.path(), &["init", "-q"]);
+    commit(one.path(), "k8s/etcd.yaml", &etcd(3), "etcd");
+    let c = clone(one.path(), &["--depth", "1"]);
+    let out = diff(c.path(), &["--format", "json"], None);
+    assert_ne!(code(&out), 2, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["summary"]["changes"], 1, "{report}");
 }
 
 #[test]
