@@ -28,6 +28,8 @@ pub struct CheckOptions {
     pub namespaces: Vec<String>,
     /// Every package outside `quorate.` is a conftest namespace.
     pub all_namespaces: bool,
+    /// `--exclude` globs (added to the config's `exclude:`).
+    pub exclude: Vec<String>,
 }
 
 impl Default for CheckOptions {
@@ -44,6 +46,7 @@ impl Default for CheckOptions {
             timeout: crate::engine::DEFAULT_TIMEOUT,
             namespaces: vec!["main".into()],
             all_namespaces: false,
+            exclude: Vec::new(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub fn build_input_with(
         max_input_bytes: opts.max_input_bytes,
         observed_at: opts.observed_at.clone(),
         now,
+        exclude: excludes(opts, &config)?,
     };
     let mut inputs = Inputs::default();
     inputs.keep_documents = keep_documents;
@@ -143,6 +147,15 @@ pub fn build_input_with(
     Ok((set, inputs, config))
 }
 
+/// The config's `exclude:` globs plus `--exclude`.
+pub fn excludes(opts: &CheckOptions, config: &Config) -> Result<crate::paths::Excludes> {
+    let globs: Vec<&String> = config.exclude.iter().chain(&opts.exclude).collect();
+    crate::paths::Excludes::new(&globs).map_err(|(i, why)| {
+        let glob = globs.get(i).map_or("", |g| g.as_str());
+        Error::usage(format!("--exclude `{glob}` is not a glob: {why}"))
+    })
+}
+
 pub fn check(opts: &CheckOptions) -> Result<Report> {
     validate_options(opts)?;
     let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
@@ -163,6 +176,8 @@ pub fn evaluate(
     let raw = policies.evaluate(&json)?;
     let now = parse_now(Some(&set.now))?;
     let mut findings = locate(set, inputs, raw);
+    // Findings about the inputs themselves (a changed manifest that does not parse).
+    findings.extend(inputs.findings.iter().cloned());
     let (conftest_found, conftest_exempted) = crate::conftest::findings(policies, inputs)?;
     findings.extend(conftest_found);
     findings.sort_by(|a, b| {
@@ -177,6 +192,7 @@ pub fn evaluate(
         rules: policies.rules.clone(),
         ..Report::default()
     };
+    report.rules.extend(crate::rules::native());
     report.notices.extend(inputs.notices.iter().cloned());
     report.notices.extend(policies.notices.iter().cloned());
     report.waived.extend(conftest_exempted);

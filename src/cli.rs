@@ -206,6 +206,11 @@ pub struct EvalArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Do not read files whose path matches GLOB (repeatable; `**` crosses directories; a
+    /// directory excludes everything below it). Added to `exclude:` in quorate.yaml
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
     /// Lowest severity that makes the exit code 1
     #[arg(long, value_enum, default_value = "deny")]
     pub fail_on: FailOn,

@@ -83,6 +83,8 @@ pub struct Config {
     /// Drifted attributes (JSON pointers into a resource, or attribute names) that make a
     /// change on top of drift a denial, besides the member and voter counts.
     pub drift_deny_attributes: Vec<String>,
+    /// Path globs whose files are not read (`exclude:`), checked when parsed.
+    pub exclude: Vec<String>,
 }
 
 impl Default for Config {
@@ -96,6 +98,7 @@ impl Default for Config {
             waivers: Vec::new(),
             admission: AdmissionConfig::default(),
             drift_deny_attributes: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 }
@@ -224,6 +227,14 @@ impl Config {
         }
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
         cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
+        cfg.exclude = strings(v.get("exclude"));
+        if let Err((i, why)) = crate::paths::Excludes::new(&cfg.exclude) {
+            let glob = cfg.exclude.get(i).cloned().unwrap_or_default();
+            return Err(at(
+                &format!("/exclude/{i}"),
+                format!("/exclude/{i}: `{glob}` is not a glob: {why}"),
+            ));
+        }
         if v.pointer("/admission/failure_mode").and_then(Value::as_str) == Some("allow") {
             cfg.admission.failure_mode = FailureMode::Allow;
         }
@@ -344,6 +355,15 @@ mod tests {
         let src = SourceText::new("q.yaml", "groups:\n  a:\n    quorum: most\n");
         let err = Config::parse(&src).unwrap_err();
         assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+    }
+
+    #[test]
+    fn exclude_globs_are_checked_at_their_line() {
+        let src = SourceText::new("q.yaml", "exclude:\n  - charts/**\n  - k8s/[bad\n");
+        let err = Config::parse(&src).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+        let ok = Config::parse(&SourceText::new("q.yaml", "exclude: [charts/**]\n")).unwrap();
+        assert_eq!(ok.exclude, ["charts/**"]);
     }
 
     #[test]

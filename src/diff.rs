@@ -10,7 +10,8 @@ use crate::check::{self, CheckOptions};
 use crate::config::Config;
 use crate::error::{Error, Result, Stage};
 use crate::git;
-use crate::model::{ChangeSet, Mode, SourceRef, API_VERSION};
+use crate::model::{ChangeSet, Finding, Location, Mode, Severity, SourceRef, API_VERSION};
+use crate::rules;
 use crate::sources::kubernetes::{self, ObjectRef};
 use crate::sources::{self, Inputs, LoadOptions};
 use crate::text::SourceText;
@@ -60,28 +61,65 @@ fn objects(
         inputs.keep(&src.path, &docs);
     }
     for (index, value, yaml) in docs {
-        if kubernetes::is_list(&value) {
-            continue;
+        // A `kind: List` holds its objects at `/items/N`; any other document is one object.
+        let mut found = false;
+        for (pointer, item) in sources::list_items(&value) {
+            let Some(r) = kubernetes::object_ref(item) else {
+                continue;
+            };
+            found = true;
+            let source = SourceRef {
+                kind: "kubernetes-manifest".into(),
+                path: src.path.clone(),
+                pointer: pointer.clone(),
+                after_pointer: Some(pointer),
+                document: index,
+            };
+            into.insert(
+                key(&r),
+                Side {
+                    r,
+                    source,
+                    value: item.clone(),
+                },
+            );
         }
-        let Some(r) = kubernetes::object_ref(&value) else {
-            continue;
-        };
-        if let Some(doc) = yaml {
+        if let (true, Some(doc)) = (found, yaml) {
             inputs
                 .yaml_spans
                 .insert((src.path.clone(), index), doc.spans);
         }
-        let source = SourceRef {
-            kind: "kubernetes-manifest".into(),
-            path: src.path.clone(),
-            pointer: String::new(),
-            after_pointer: Some(String::new()),
-            document: index,
-        };
-        into.insert(key(&r), Side { r, source, value });
     }
     inputs.sources.insert(src.path.clone(), src.clone());
     Ok(())
+}
+
+/// The finding for a changed file whose head side does not parse, at the parse error.
+fn unreadable(inputs: &mut Inputs, e: &Error, src: Option<SourceText>) {
+    let (line, column) = e.position.unwrap_or((1, 1));
+    let (offset, len) = src.as_ref().map_or((0, 0), |s| {
+        let o = s.offset_of(line, column);
+        (o, s.char_len_at(o))
+    });
+    if let Some(src) = src {
+        inputs.sources.insert(src.path.clone(), src);
+    }
+    inputs.findings.push(Finding {
+        rule: rules::UNREADABLE_MANIFEST.into(),
+        severity: Severity::Deny,
+        message: e.message.clone(),
+        change: None,
+        group: None,
+        location: Some(Location {
+            path: e.path.clone(),
+            line,
+            column,
+            pointer: String::new(),
+            offset,
+            len,
+        }),
+        waiver: None,
+    });
 }
 
 pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
@@ -93,10 +131,12 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
 pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet, Inputs, Config)> {
     let c = &opts.check;
     let now = check::parse_now(c.now.as_deref())?;
+    let exclude = check::excludes(c, &config)?;
     let load = LoadOptions {
         max_input_bytes: c.max_input_bytes,
         observed_at: c.observed_at.clone(),
         now,
+        exclude: exclude.clone(),
     };
     let range = git::parse_range(&opts.revisions, opts.staged, opts.base_ref.clone())?;
     let changes = git::changes(&opts.repo, &range)?;
@@ -115,10 +155,33 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
             format!("{}/{p}", opts.repo.trim_end_matches('/'))
         }
     };
+    let mut templates: BTreeMap<String, usize> = BTreeMap::new();
     for f in &changes.files {
+        // A file is left out when either of its paths is excluded (a rename keeps both sides
+        // out, so a move into an excluded directory is no delete).
+        if [&f.new_path, &f.old_path]
+            .into_iter()
+            .flatten()
+            .any(|p| exclude.matches(p))
+        {
+            continue;
+        }
+        if let Some(dir) = &f.chart_templates {
+            *templates.entry(repo_path(dir)).or_default() += 1;
+            continue;
+        }
         if let (Some(path), Some(bytes)) = (&f.new_path, &f.new) {
-            let src = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)?;
-            objects(&src, &mut inputs, &mut new, opts.keep_documents)?;
+            // A changed manifest that does not parse cannot be applied either: a located
+            // finding, and the rest of the change is still checked.
+            let read = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
+                .map_err(|e| (e, None))
+                .and_then(|src| {
+                    objects(&src, &mut inputs, &mut new, opts.keep_documents)
+                        .map_err(|e| (e, Some(src)))
+                });
+            if let Err((e, src)) = read {
+                unreadable(&mut inputs, &e, src);
+            }
         }
         if let (Some(path), Some(bytes)) = (&f.old_path, &f.old) {
             // The base side of a file is quoted as `path@base` so it never shadows the head.
@@ -139,7 +202,13 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     }
     // So do PDBs in files the range left alone (a pdb.yaml next to the StatefulSet it guards).
     // A broken unchanged file is not this change's fault: it becomes a notice.
+    inputs
+        .notices
+        .extend(crate::paths::template_notices(&templates));
     for (path, bytes) in &changes.pdb_files {
+        if exclude.matches(path) {
+            continue;
+        }
         let parsed = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
             .and_then(|src| sources::documents(&src, Stage::Input));
         let docs = match parsed {
@@ -151,7 +220,11 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
                 continue;
             }
         };
-        for p in docs.iter().filter_map(|(_, v, _)| kubernetes::pdb(v)) {
+        for p in docs
+            .iter()
+            .flat_map(|(_, v, _)| sources::list_items(v))
+            .filter_map(|(_, v)| kubernetes::pdb(v))
+        {
             inputs.add_pdb(p);
         }
     }

@@ -19,6 +19,9 @@ pub struct FileChange {
     pub new_path: Option<String>,
     pub old: Option<Vec<u8>>,
     pub new: Option<Vec<u8>>,
+    /// The Helm chart `templates/` directory the file is under (a `Chart.yaml` above it in the
+    /// tree the file is read from): Go templates, not manifests.
+    pub chart_templates: Option<String>,
 }
 
 /// What to compare.
@@ -106,10 +109,40 @@ fn or_head(s: &str) -> String {
     }
 }
 
+/// How to get the history a shallow clone lacks (`actions/checkout` fetches one commit).
+fn shallow_help(base: &str) -> String {
+    let fetch = match base.strip_prefix("origin/").unwrap_or(base) {
+        b if b.starts_with("HEAD") || b.is_empty() => String::new(),
+        b => format!(", or `git fetch origin {b}`"),
+    };
+    format!(
+        "this clone is shallow: fetch the history the comparison needs (actions/checkout with \
+         `fetch-depth: 0`, or `git fetch --deepen=200`{fetch}), or name the base explicitly: \
+         `quorate diff BASE HEAD`"
+    )
+}
+
+/// Commits whose parents a shallow clone cut off (`.git/shallow`).
+fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+    if !repo.is_shallow() {
+        return HashSet::new();
+    }
+    std::fs::read_to_string(repo.path().join("shallow"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Oid::from_str(l.trim()).ok())
+        .collect()
+}
+
 fn tree_of<'r>(repo: &'r Repository, dir: &str, rev: &str) -> Result<(Tree<'r>, Oid)> {
-    let obj = repo
-        .revparse_single(rev)
-        .map_err(|e| git_err(dir, &format!("unknown revision `{rev}`"), e))?;
+    let obj = repo.revparse_single(rev).map_err(|e| {
+        let err = git_err(dir, &format!("unknown revision `{rev}`"), e);
+        if repo.is_shallow() {
+            err.with_help(shallow_help(rev))
+        } else {
+            err
+        }
+    })?;
     let commit = obj
         .peel_to_commit()
         .map_err(|e| git_err(dir, &format!("`{rev}` is not a commit"), e))?;
@@ -119,29 +152,95 @@ fn tree_of<'r>(repo: &'r Repository, dir: &str, rev: &str) -> Result<(Tree<'r>, 
     Ok((tree, commit.id()))
 }
 
-/// The default branch to compare against: `GITHUB_BASE_REF` (as `origin/<ref>` when that
-/// exists), else origin's HEAD, else `origin/main`, `origin/master`, `main`, `master`.
-fn default_base(repo: &Repository, base_ref: Option<&str>) -> Option<String> {
+/// The default branch to compare against: `GITHUB_BASE_REF` (as `origin/<ref>`, else `<ref>`),
+/// else origin's HEAD, `origin/main`, `origin/master`, `main`, `master`. None found is an error,
+/// never a silently different range.
+fn default_base(repo: &Repository, dir: &str, base_ref: Option<&str>) -> Result<String> {
     let exists = |r: &str| repo.revparse_single(r).is_ok();
     if let Some(b) = base_ref.filter(|b| !b.is_empty()) {
-        for cand in [format!("origin/{b}"), b.to_string()] {
-            if exists(&cand) {
-                return Some(cand);
-            }
+        let candidates = [format!("origin/{b}"), b.to_string()];
+        if let Some(found) = candidates.iter().find(|c| exists(c)) {
+            return Ok(found.clone());
         }
+        return Err(Error::file(
+            Stage::Input,
+            dir,
+            format!(
+                "the base branch `{b}` (GITHUB_BASE_REF) is not in this clone: neither `origin/{b}` nor `{b}` exists"
+            ),
+        )
+        .with_help(format!(
+            "fetch it (actions/checkout with `fetch-depth: 0`, or `git fetch origin {b}`), or name the base: `quorate diff origin/{b}...HEAD`"
+        )));
     }
     if let Ok(r) = repo.find_reference("refs/remotes/origin/HEAD") {
         if let Some(target) = r.symbolic_target().ok().flatten() {
             let short = target.trim_start_matches("refs/remotes/").to_string();
             if exists(&short) {
-                return Some(short);
+                return Ok(short);
             }
         }
     }
-    ["origin/main", "origin/master", "main", "master"]
-        .into_iter()
-        .find(|c| exists(c))
-        .map(String::from)
+    let candidates = ["origin/main", "origin/master", "main", "master"];
+    match candidates.into_iter().find(|c| exists(c)) {
+        Some(found) => Ok(found.to_string()),
+        None => Err(Error::file(
+            Stage::Input,
+            dir,
+            "no default branch to compare against: none of origin/HEAD, origin/main, origin/master, main, master exists",
+        )
+        .with_help(
+            "name the base: `quorate diff BASE` or `quorate diff BASE...HEAD`; in CI, fetch the default branch (actions/checkout with `fetch-depth: 0`, or `git fetch origin main`)",
+        )),
+    }
+}
+
+/// The merge base of `base` and `head`; none is an error that says why (a shallow clone that
+/// lacks the history, or unrelated histories).
+fn merge_base_of(
+    repo: &Repository,
+    dir: &str,
+    base: (&str, Oid),
+    head: (&str, Oid),
+) -> Result<Oid> {
+    repo.merge_base(base.1, head.1).map_err(|e| {
+        let err = git_err(dir, &format!("no merge base of `{}` and `{}`", base.0, head.0), e);
+        if repo.is_shallow() {
+            err.with_help(shallow_help(base.0))
+        } else {
+            err.with_help(format!(
+                "`{}` and `{}` share no history; compare their trees directly with `quorate diff {} {}`",
+                base.0, head.0, base.0, head.0
+            ))
+        }
+    })
+}
+
+/// The parent of HEAD, to check the last commit. A root commit has none (everything in it is
+/// new); a shallow clone's first commit names a parent that was not fetched: an error. The
+/// commit's own header says which it is (a shallow clone hides the parents, not the header).
+fn last_commit_base(repo: &Repository, dir: &str, head: Oid) -> Result<Option<Oid>> {
+    let commit = repo
+        .find_commit(head)
+        .map_err(|e| git_err(dir, "cannot read HEAD", e))?;
+    let parent = commit
+        .raw_header()
+        .ok()
+        .and_then(|h| h.lines().find_map(|l| l.strip_prefix("parent ")))
+        .and_then(|id| Oid::from_str(id.trim()).ok());
+    let Some(parent) = parent else {
+        return Ok(None);
+    };
+    let cut = shallow_boundary(repo).contains(&head);
+    if !cut && repo.find_commit(parent).is_ok() {
+        return Ok(Some(parent));
+    }
+    Err(Error::file(
+        Stage::Input,
+        dir,
+        "HEAD is on the default branch and its parent is not in this clone: there is no base to compare with",
+    )
+    .with_help(shallow_help("HEAD~1")))
 }
 
 /// Is `path` a file quorate may read (manifests, plans)?
@@ -192,13 +291,7 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
             let (head_tree, head_id) = tree_of(&repo, repo_dir, head)?;
             let (mut base_tree, mut base_id) = tree_of(&repo, repo_dir, base)?;
             if *merge_base {
-                let mb = repo.merge_base(base_id, head_id).map_err(|e| {
-                    git_err(
-                        repo_dir,
-                        &format!("no merge base of `{base}` and `{head}`"),
-                        e,
-                    )
-                })?;
+                let mb = merge_base_of(&repo, repo_dir, (base, base_id), (head, head_id))?;
                 let c = repo
                     .find_commit(mb)
                     .map_err(|e| git_err(repo_dir, "merge base", e))?;
@@ -220,18 +313,17 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         }
         Range::Default { base_ref } => {
             let (head_tree, head_id) = tree_of(&repo, repo_dir, "HEAD")?;
-            let base = default_base(&repo, base_ref.as_deref());
-            let mut base_id = base
-                .as_deref()
-                .and_then(|b| repo.revparse_single(b).ok())
-                .and_then(|o| o.peel_to_commit().ok())
-                .and_then(|c| repo.merge_base(c.id(), head_id).ok());
+            let base = default_base(&repo, repo_dir, base_ref.as_deref())?;
+            let (_, base_tip) = tree_of(&repo, repo_dir, &base)?;
+            let mut base_id = Some(merge_base_of(
+                &repo,
+                repo_dir,
+                (&base, base_tip),
+                ("HEAD", head_id),
+            )?);
             // On the default branch itself the branch has no own commits: check the last one.
-            if base_id == Some(head_id) || base_id.is_none() {
-                base_id = repo
-                    .find_commit(head_id)
-                    .ok()
-                    .and_then(|c| c.parent_id(0).ok());
+            if base_id == Some(head_id) {
+                base_id = last_commit_base(&repo, repo_dir, head_id)?;
             }
             let base_tree = match base_id {
                 Some(id) => Some(
@@ -265,6 +357,24 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         }
         repo.find_blob(id).ok().map(|b| b.content().to_vec())
     };
+    // Whether a path exists on the head side (the head tree, else the index) or the base side.
+    let index = match &head_tree {
+        None => Some(
+            repo.index()
+                .map_err(|e| git_err(repo_dir, "cannot read the index", e))?,
+        ),
+        Some(_) => None,
+    };
+    let in_head = |p: &str| match (&head_tree, &index) {
+        (Some(t), _) => t.get_path(Path::new(p)).is_ok(),
+        (None, Some(i)) => i.get_path(Path::new(p), 0).is_some(),
+        (None, None) => false,
+    };
+    let in_base = |p: &str| {
+        base_tree
+            .as_ref()
+            .is_some_and(|t| t.get_path(Path::new(p)).is_ok())
+    };
     let mut files = Vec::new();
     for delta in diff.deltas() {
         let old_path = delta
@@ -286,11 +396,22 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
             Delta::Unmodified | Delta::Ignored => continue,
             _ => (blob(delta.old_file().id()), blob(delta.new_file().id())),
         };
+        let new_path = new.as_ref().and(new_path);
+        let old_path = old.as_ref().and(old_path);
+        let chart_templates = new_path
+            .as_deref()
+            .and_then(|p| crate::paths::chart_templates(p, in_head))
+            .or_else(|| {
+                old_path
+                    .as_deref()
+                    .and_then(|p| crate::paths::chart_templates(p, in_base))
+            });
         files.push(FileChange {
-            old_path: old.as_ref().and(old_path),
-            new_path: new.as_ref().and(new_path),
+            old_path,
+            new_path,
             old,
             new,
+            chart_templates,
         });
     }
     let head_files = head_tree.as_ref().map_or(0, |t| t.len());
@@ -298,6 +419,9 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         Vec::new()
     } else {
         unchanged_pdb_files(&repo, repo_dir, head_tree.as_ref(), &files)?
+            .into_iter()
+            .filter(|(p, _)| crate::paths::chart_templates(p, in_head).is_none())
+            .collect()
     };
     Ok(Changes {
         base: base_id,

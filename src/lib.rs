@@ -19,6 +19,7 @@ pub mod error;
 pub mod git;
 pub mod github;
 pub mod model;
+pub mod paths;
 pub mod report;
 pub mod rules;
 pub mod schema;

@@ -110,6 +110,7 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         timeout,
         namespaces: eval.namespaces.clone(),
         all_namespaces: eval.all_namespaces,
+        exclude: eval.exclude.clone(),
     })
 }
 

@@ -2,11 +2,51 @@
 
 use crate::engine::{rule_docs, BUILTIN};
 use crate::error::{Error, Result};
-use crate::model::RuleDoc;
+use crate::model::{RuleDoc, Severity};
 use crate::text::SourceText;
 
+/// Findings quorate itself produces while reading inputs (not Rego rules): ids and docs here.
+pub const UNREADABLE_MANIFEST: &str = "input/unreadable-manifest";
+
+struct NativeRule {
+    id: &'static str,
+    severity: Severity,
+    title: &'static str,
+    what: &'static str,
+    why: &'static str,
+    example: &'static str,
+    fix: &'static str,
+}
+
+const NATIVE: &[NativeRule] = &[NativeRule {
+    id: UNREADABLE_MANIFEST,
+    severity: Severity::Deny,
+    title: "A changed manifest does not parse",
+    what: "`quorate diff` found a changed YAML or JSON file whose head revision is not valid YAML or JSON (or not UTF-8 text). The finding points at the parse error; the rest of the change is still checked.",
+    why: "A file that does not parse cannot be applied either, and quorate cannot see what it would do to the service. Helm chart templates (under a `templates/` directory of a chart with a `Chart.yaml`) are skipped with a notice instead.",
+    example: "`k8s/web.json` with a `// replicas lowered for the migration` comment: `invalid JSON: expected value` at the comment's line.",
+    fix: "Fix the syntax. For a file that is not a manifest (a template, a fixture), exclude it with `--exclude GLOB` or `exclude:` in quorate.yaml; check templates by rendering them (`helm template ... | quorate check -`).",
+}];
+
+/// The docs of the rules quorate's Rust code applies.
+pub fn native() -> Vec<RuleDoc> {
+    NATIVE
+        .iter()
+        .map(|r| RuleDoc {
+            id: r.id.into(),
+            severity: r.severity,
+            title: r.title.into(),
+            what: r.what.into(),
+            why: r.why.into(),
+            example: r.example.into(),
+            fix: r.fix.into(),
+        })
+        .collect()
+}
+
+/// Every built-in rule: the Rego rules' METADATA plus the native rules.
 pub fn builtin() -> Result<Vec<RuleDoc>> {
-    let mut docs = Vec::new();
+    let mut docs = native();
     for (path, text) in BUILTIN {
         if !path.ends_with("_test.rego") {
             docs.extend(rule_docs(&SourceText::new(*path, *text))?);

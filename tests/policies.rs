@@ -63,6 +63,7 @@ fn rule_ids_are_stable_and_unique() {
             "drift/change-on-drifted-resource",
             "drift/manual-change-to-managed-object",
             "drift/unmanaged-change",
+            "input/unreadable-manifest",
             "quorum/below-quorum",
             "quorum/even-voters",
             "quorum/multiple-voters-at-once",

@@ -73,6 +73,8 @@ pub struct LoadOptions {
     /// When observed files without their own timestamp were captured.
     pub observed_at: Option<String>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Change inputs not read (`--exclude`, `exclude:`).
+    pub exclude: crate::paths::Excludes,
 }
 
 /// Everything read from the command line's files, before evaluation.
@@ -96,6 +98,11 @@ pub struct Inputs {
     /// not read: conftest-style policies evaluate each document on its own.
     pub keep_documents: bool,
     pub documents: Vec<Document>,
+    /// Findings about the inputs themselves (a changed manifest that does not parse), located.
+    pub findings: Vec<crate::model::Finding>,
+    /// Documents of PATH arguments quorate read (or kept for conftest-style policies): none
+    /// at all means the run would check nothing.
+    recognized: usize,
 }
 
 /// One input document as parsed, for conftest-style policies (`input` is the document).
@@ -201,13 +208,55 @@ impl Inputs {
     }
 
     /// Reads change documents (`quorate check PATH...`). Observed documents are accepted too.
+    /// Paths that recognize nothing are an error: a CI job pointed at the wrong directory
+    /// would otherwise pass while checking nothing.
     pub fn load_changes(&mut self, paths: &[String], opts: &LoadOptions) -> Result<()> {
+        let before = self.recognized + self.documents.len();
+        let (mut files, mut excluded) = (0, 0);
+        let mut templates: BTreeMap<String, usize> = BTreeMap::new();
         for path in paths {
             for (file, explicit) in expand(path, Stage::Input)? {
+                if opts.exclude.matches(&file) {
+                    excluded += 1;
+                    continue;
+                }
+                let chart = crate::paths::chart_templates(&file, |p| Path::new(p).is_file());
+                if let Some(dir) = chart {
+                    *templates.entry(dir).or_default() += 1;
+                    continue;
+                }
+                files += 1;
                 self.load_file(&file, None, explicit, false, opts)?;
             }
         }
-        Ok(())
+        self.notices
+            .extend(crate::paths::template_notices(&templates));
+        if paths.is_empty() || self.recognized + self.documents.len() > before {
+            return Ok(());
+        }
+        let mut looked = match files {
+            0 => "no .json, .yaml or .yml file was read".to_string(),
+            1 => "1 file read, and it holds no document quorate recognizes".to_string(),
+            n => format!("{n} files read, and none holds a document quorate recognizes"),
+        };
+        if excluded > 0 {
+            looked.push_str(&format!("; {excluded} excluded by --exclude or exclude:"));
+        }
+        let skipped: usize = templates.values().sum();
+        if skipped > 0 {
+            looked.push_str(&format!(
+                "; {skipped} Helm chart templates skipped (render them with helm template)"
+            ));
+        }
+        Err(Error::file(
+            Stage::Input,
+            paths.join(", "),
+            format!("nothing to check: {looked}"),
+        )
+        .with_help(format!(
+            "point quorate at the directory that holds the rendered manifests or plans; quorate reads {}",
+            detect::KNOWN_FORMATS
+        )))
     }
 
     /// Reads observed-state documents (`--observed [GROUP=]PATH`).
@@ -243,23 +292,33 @@ impl Inputs {
             return Err(Error::file(stage, &src.path, "file has no documents"));
         }
         let keep = self.keep_documents && !observed_only;
+        // Empty documents (a leading or trailing `---`, as rendered charts have) are skipped,
+        // as kubectl does; a file with nothing else is empty.
+        if docs.iter().all(|d| d.1.is_null()) {
+            if explicit && !keep {
+                return Err(
+                    Error::file(stage, &src.path, "file has only empty documents")
+                        .with_help(format!("quorate reads {}", detect::KNOWN_FORMATS)),
+                );
+            }
+            return Ok(());
+        }
         if keep {
             self.keep(&src.path, &docs);
         }
         let mut part = ObservedPart::default();
         let mut used = false;
         for (index, value, yaml) in docs {
+            if value.is_null() {
+                continue;
+            }
             let start = yaml.as_ref().map_or(0, |d| d.start);
             let Some(kind) = detect::detect(&value) else {
                 if explicit && !keep {
                     let what = detect::describe(&value);
                     let msg = format!("unrecognized document: this is {what}");
                     let help = format!("quorate reads {}", detect::KNOWN_FORMATS);
-                    return Err(if value.is_null() && yaml.is_some() {
-                        Error::file(stage, &src.path, "document is empty").with_help(help)
-                    } else {
-                        Error::at(stage, &src, start, msg).with_help(help)
-                    });
+                    return Err(Error::at(stage, &src, start, msg).with_help(help));
                 }
                 continue;
             };
@@ -290,6 +349,9 @@ impl Inputs {
                 .with_help("pass plans as PATH arguments and live state with --observed"));
             }
             used = true;
+            if !observed_only {
+                self.recognized += 1;
+            }
             let source = SourceRef {
                 kind: kind.source_type().into(),
                 path: src.path.clone(),
@@ -324,17 +386,22 @@ impl Inputs {
                     };
                     elasticsearch::nodes(&value, source, &mut part, g);
                 }
-                DocKind::KubernetesList => kubernetes::observed_list(&value, source, &mut part),
-                DocKind::KubernetesObject => {
-                    if let Some(p) = kubernetes::pdb(&value) {
-                        part.pdbs.push(p);
-                    }
-                    if let Some(r) = kubernetes::object_ref(&value) {
-                        let mut source = source;
-                        source.after_pointer = Some(String::new());
-                        self.manifests.push((r, source, value.clone()));
+                // A List is live state when given as --observed, or when its items are live
+                // objects (`kubectl get -o json`: status, uid, resourceVersion). Otherwise it
+                // is rendered manifests (`helm template`, `kubectl ... -o yaml --dry-run`): each
+                // item is a manifest located at `/items/N`.
+                DocKind::KubernetesList if observed_only || lists_live_objects(&value) => {
+                    kubernetes::observed_list(&value, source, &mut part)
+                }
+                DocKind::KubernetesList => {
+                    for (pointer, item) in list_items(&value) {
+                        let mut source = source.clone();
+                        source.kind = DocKind::KubernetesObject.source_type().into();
+                        source.pointer.clone_from(&pointer);
+                        self.add_manifest(item, source, &mut part);
                     }
                 }
+                DocKind::KubernetesObject => self.add_manifest(&value, source, &mut part),
                 DocKind::NativeObserved => {
                     let doc = yaml.clone().unwrap_or(YamlDoc {
                         value: value.clone(),
@@ -378,6 +445,17 @@ impl Inputs {
         self.notices.append(&mut part.notices);
         self.sources.insert(src.path.clone(), src);
         Ok(())
+    }
+
+    /// A manifest given as a change input; `source.pointer` says where in its document it is.
+    fn add_manifest(&mut self, value: &Value, mut source: SourceRef, part: &mut ObservedPart) {
+        if let Some(p) = kubernetes::pdb(value) {
+            part.pdbs.push(p);
+        }
+        if let Some(r) = kubernetes::object_ref(value) {
+            source.after_pointer = Some(source.pointer.clone());
+            self.manifests.push((r, source, value.clone()));
+        }
     }
 
     /// Adds a PodDisruptionBudget read from a manifest, resolved against workloads in `finish`.
@@ -562,6 +640,31 @@ pub fn live_drift(
             ..origin.clone()
         },
         class: "capacity".into(),
+    })
+}
+
+/// The objects of a document with their pointers: a `kind: List` (or `*List`) yields its items
+/// at `/items/N`, any other document itself at the root.
+pub(crate) fn list_items(doc: &Value) -> Vec<(String, &Value)> {
+    if !kubernetes::is_list(doc) {
+        return vec![(String::new(), doc)];
+    }
+    doc.get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, item)| (format!("/items/{i}"), item))
+        .collect()
+}
+
+/// Whether a List holds live objects (read back from a cluster) rather than manifests.
+fn lists_live_objects(list: &Value) -> bool {
+    list_items(list).iter().any(|(_, item)| {
+        item.get("status")
+            .is_some_and(|s| s.as_object().is_some_and(|o| !o.is_empty()))
+            || item.pointer("/metadata/resourceVersion").is_some()
+            || item.pointer("/metadata/uid").is_some()
     })
 }
 
