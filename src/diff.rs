@@ -220,12 +220,15 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
                 continue;
             }
         };
-        for p in docs
-            .iter()
-            .flat_map(|(_, v, _)| sources::list_items(v))
-            .filter_map(|(_, v)| kubernetes::pdb(v))
-        {
-            inputs.add_pdb(p);
+        for (_, v) in docs.iter().flat_map(|(_, v, _)| sources::list_items(v)) {
+            if let Some(p) = kubernetes::pdb(v) {
+                inputs.add_pdb(p);
+            }
+            // An HPA the range leaves alone still owns its target's replicas; the effects
+            // step reads HPAs from the objects it is given with the live ones.
+            if let (Some(_), Some(r)) = (kubernetes::hpa(v), kubernetes::object_ref(v)) {
+                inputs.live.entry(r.id()).or_insert_with(|| v.clone());
+            }
         }
     }
     // Objects in unchanged files are not in the diff: a move shows both sides.

@@ -48,7 +48,8 @@ pub struct Changes {
     pub dirty: bool,
     /// Files in the head tree (for benchmarks and messages).
     pub head_files: usize,
-    /// Unchanged head-side files (path, bytes) that mention `PodDisruptionBudget`: a PDB
+    /// Unchanged head-side files (path, bytes) that mention `PodDisruptionBudget` (or
+    /// `HorizontalPodAutoscaler`: an HPA owns its target's replicas): a PDB
     /// declares quorum for the workloads it selects, and those may be the changed ones.
     pub pdb_files: Vec<(String, Vec<u8>)>,
 }
@@ -434,7 +435,8 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
 }
 
 /// The head side's (the head tree, else the index) unchanged manifest files that mention
-/// `PodDisruptionBudget`. Every blob is read, but only those with the word are kept.
+/// `PodDisruptionBudget` or `HorizontalPodAutoscaler`. Every blob is read, but only those with
+/// one of the words are kept.
 fn unchanged_pdb_files(
     repo: &Repository,
     repo_dir: &str,
@@ -443,13 +445,14 @@ fn unchanged_pdb_files(
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let changed: HashSet<&str> = files.iter().filter_map(|f| f.new_path.as_deref()).collect();
     let finder = memchr::memmem::Finder::new(b"PodDisruptionBudget");
+    let hpa = memchr::memmem::Finder::new(b"HorizontalPodAutoscaler");
     let mut found = Vec::new();
     let mut consider = |path: String, id: Oid| {
         if changed.contains(path.as_str()) || !interesting(&path) {
             return;
         }
         if let Ok(blob) = repo.find_blob(id) {
-            if finder.find(blob.content()).is_some() {
+            if finder.find(blob.content()).is_some() || hpa.find(blob.content()).is_some() {
                 found.push((path, blob.content().to_vec()));
             }
         }

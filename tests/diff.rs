@@ -307,3 +307,78 @@ fn a_plan_is_checked_together_with_the_manifests() {
     assert_eq!(report["summary"]["changes"], 2);
     assert!(rules(&report).contains(&"drift/change-on-drifted-resource".to_string()));
 }
+
+const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 4\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/acme/web:2.4.1\n";
+const WEB_HPA: &str = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n  minReplicas: 3\n  maxReplicas: 10\n";
+
+/// Regression (issue 9): retiring a stateless app gave two denials, one of them "the HPA
+/// removes every member of the Deployment (10 -> 0)". An HPA has no members; a Deployment
+/// with no declared quorum that goes away is a warning, counted from its own 4 replicas.
+#[test]
+fn retiring_a_stateless_app_with_an_hpa_is_one_warning() {
+    let repo = repo_with(&[
+        ("k8s/web.yaml", WEB.to_string()),
+        ("k8s/web-hpa.yaml", WEB_HPA.to_string()),
+    ]);
+    let d = repo.path();
+    std::fs::remove_file(d.join("k8s/web.yaml")).unwrap();
+    std::fs::remove_file(d.join("k8s/web-hpa.yaml")).unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-qm", "retire web"]);
+    let (code, report) = json_report(d, &["HEAD~1", "HEAD"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["summary"]["deny"], 0, "{report}");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["rule"], "quorum/removes-all-members");
+    assert_eq!(findings[0]["severity"], "warn");
+    assert_eq!(findings[0]["change"], "shop/Deployment/web");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(4 -> 0)"),
+        "{report}"
+    );
+}
+
+/// An HPA owns its target's replicas: lowering the manifest's replicas under an HPA removes
+/// nothing, but lowering the HPA's maximum below the current count scales the target down.
+#[test]
+fn hpa_bounds_decide_the_replicas_of_its_target() {
+    let quorum_web = WEB.replace(
+        "  namespace: shop\n",
+        "  namespace: shop\n  annotations:\n    quorate.dev/quorum: \"2\"\n",
+    );
+    let repo = repo_with(&[
+        ("k8s/web.yaml", quorum_web.clone()),
+        ("k8s/web-hpa.yaml", WEB_HPA.to_string()),
+        (
+            "quorate.yaml",
+            "groups:\n  shop/Deployment/web:\n    quorum: 2\n".to_string(),
+        ),
+    ]);
+    let d = repo.path();
+    commit(
+        d,
+        "k8s/web.yaml",
+        &quorum_web.replace("replicas: 4", "replicas: 1"),
+        "lower replicas",
+    );
+    let (code, report) = json_report(d, &["HEAD~1", "HEAD"]);
+    assert_eq!(code, 0, "the HPA keeps at least 3: {report}");
+    commit(
+        d,
+        "k8s/web-hpa.yaml",
+        &WEB_HPA
+            .replace("maxReplicas: 10", "maxReplicas: 1")
+            .replace("minReplicas: 3", "minReplicas: 1"),
+        "cap the HPA",
+    );
+    let (code, report) = json_report(d, &["HEAD~1", "HEAD"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        rules(&report).contains(&"quorum/below-quorum".to_string()),
+        "{report}"
+    );
+}

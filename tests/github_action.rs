@@ -158,8 +158,8 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
     );
     let outputs_file = std::fs::read_to_string(&output).unwrap();
     assert!(
-        outputs_file.contains("deny=1\nwarn=1\n"),
-        "multiple-voters-at-once (deny) and unverified-health (warn): {outputs_file}"
+        outputs_file.contains("deny=2\nwarn=1\n"),
+        "below-quorum of the old 5 voters and multiple-voters-at-once (deny), unverified-health (warn): {outputs_file}"
     );
     assert!(
         outputs_file.contains(&format!("sarif={}\n", sarif.display())),

@@ -24,9 +24,11 @@ fn builtin_policy_tests_pass_through_quorate_test() {
     let text = stdout(&out);
     assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
     let (passed, failed) = counts(&text);
+    // The arithmetic moved to the effects step (Rust unit tests in src/effects); the Rego
+    // tests check each rule's decision and message over published effects.
     assert!(
-        passed >= 130,
-        "expected the built-in policies' 130+ tests, ran {passed}: {text}"
+        passed >= 80,
+        "expected the built-in policies' 80+ tests, ran {passed}: {text}"
     );
     assert_eq!(failed, 0, "{text}");
     // The embedded copy (no PATH) is the same set of tests.
@@ -62,12 +64,14 @@ fn rule_ids_are_stable_and_unique() {
         [
             "drift/change-on-drifted-resource",
             "drift/manual-change-to-managed-object",
+            "drift/overrides-manual-change",
             "drift/unmanaged-change",
             "input/unreadable-manifest",
             "quorum/below-quorum",
             "quorum/even-voters",
             "quorum/multiple-voters-at-once",
             "quorum/removes-all-members",
+            "quorum/replace-before-healthy",
             "quorum/unknown-capacity",
             "quorum/unverified-health",
             "unstable/health-not-green",

@@ -19,6 +19,12 @@ use crate::sources::QUORUM_LABEL;
 /// on every drift entry. `live` holds live Kubernetes objects (HPAs among them) by id.
 pub fn apply(set: &mut ChangeSet, config: &Config, live: &BTreeMap<String, Value>) {
     let hpas = hpa_bounds(set, live);
+    // An HPA owns its target's replicas: a live count that differs from the manifest is the
+    // HPA at work, not a hand-made change.
+    set.drift.retain(|d| {
+        !(d.source == "live-vs-committed"
+            && d.group.as_deref().is_some_and(|g| hpas.contains_key(g)))
+    });
     let groups = instance_groups(&set.changes, config);
     let mut effects: Vec<Option<Effect>> = Vec::with_capacity(set.changes.len());
     for c in &set.changes {
@@ -539,7 +545,8 @@ fn hpa_change(
                 .find(|x| x.id == group)
                 .and_then(|x| x.capacity.as_ref()?.before)
         })
-        .or_else(|| crate::sources::kubernetes::hpa(&c.before).map(|(_, _, max)| max))?;
+        // Unobserved: the target runs at least the old minimum.
+        .or_else(|| crate::sources::kubernetes::hpa(&c.before).map(|(_, min, _)| min))?;
     if new_max >= current {
         return None;
     }
