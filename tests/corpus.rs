@@ -251,3 +251,57 @@ fn asg_lifecycle_states_map_onto_the_model() {
     assert_eq!(input["drift"][0]["committed"], 3);
     assert_eq!(input["drift"][0]["live"], 6);
 }
+
+/// Regression (issue 9): none of the corpus's public plans and manifests takes a quorum group
+/// down, so none may be denied. Before the effects step, six plans were (drift on strings and
+/// test attributes, among them Terraform's own drift_simple); each is now a
+/// drift/overrides-manual-change warning naming the reverted hand change.
+#[test]
+fn no_corpus_plan_or_manifest_is_denied() {
+    let mut inputs: Vec<PathBuf> = corpus_json()
+        .into_iter()
+        .filter(|(p, v)| is_plan(v) && !p.ends_with("invalid/plan.json"))
+        .map(|(p, _)| p)
+        .collect();
+    fn yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                yaml(&p, out);
+            } else if p.extension().and_then(|e| e.to_str()) == Some("yaml") {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                if [
+                    "Deployment",
+                    "StatefulSet",
+                    "PodDisruptionBudget",
+                    "HorizontalPodAutoscaler",
+                ]
+                .iter()
+                .any(|k| text.contains(&format!("kind: {k}\n")))
+                {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    let before = inputs.len();
+    yaml(&corpus(), &mut inputs);
+    assert!(
+        before >= 20 && inputs.len() - before >= 10,
+        "corpus inputs missing: {inputs:?}"
+    );
+    let mut denied = Vec::new();
+    let mut warned = 0;
+    for p in &inputs {
+        let p = p.display().to_string();
+        let out = run_in(&root(), &["check", &p, "--format", "json", NOW[0], NOW[1]]);
+        assert_ne!(code(&out), 2, "{p}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        if report["summary"]["deny"] != 0 {
+            denied.push(format!("{p}: {}", report["findings"]));
+        }
+        warned += report["summary"]["warn"].as_u64().unwrap();
+    }
+    assert!(denied.is_empty(), "{}", denied.join("\n"));
+    assert!(warned >= 6, "the six drifted plans warn: {warned}");
+}
