@@ -10,11 +10,15 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    walk_ext(dir, "json", out);
+}
+
+fn walk_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().and_then(|e| e.to_str()) == Some("json") {
+            walk_ext(&p, ext, out);
+        } else if p.extension().and_then(|e| e.to_str()) == Some(ext) {
             out.push(p);
         }
     }
@@ -263,29 +267,20 @@ fn no_corpus_plan_or_manifest_is_denied() {
         .filter(|(p, v)| is_plan(v) && !p.ends_with("invalid/plan.json"))
         .map(|(p, _)| p)
         .collect();
-    fn yaml(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                yaml(&p, out);
-            } else if p.extension().and_then(|e| e.to_str()) == Some("yaml") {
-                let text = std::fs::read_to_string(&p).unwrap_or_default();
-                if [
-                    "Deployment",
-                    "StatefulSet",
-                    "PodDisruptionBudget",
-                    "HorizontalPodAutoscaler",
-                ]
-                .iter()
-                .any(|k| text.contains(&format!("kind: {k}\n")))
-                {
-                    out.push(p);
-                }
-            }
-        }
-    }
     let before = inputs.len();
-    yaml(&corpus(), &mut inputs);
+    let mut yaml = Vec::new();
+    walk_ext(&corpus(), "yaml", &mut yaml);
+    inputs.extend(yaml.into_iter().filter(|p| {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        [
+            "Deployment",
+            "StatefulSet",
+            "PodDisruptionBudget",
+            "HorizontalPodAutoscaler",
+        ]
+        .iter()
+        .any(|k| text.contains(&format!("kind: {k}\n")))
+    }));
     assert!(
         before >= 20 && inputs.len() - before >= 10,
         "corpus inputs missing: {inputs:?}"
