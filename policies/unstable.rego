@@ -23,9 +23,14 @@ deny contains f if {
 	c := input.changes[i]
 	moving := lib.in_transition(c)
 	count(moving) > 0
-	states := concat(", ", [sprintf("%s %s", [m.id, m.raw_state]) | some m in moving])
+	states := concat(", ", array.concat([sprintf("%s %s", [m.id, m.raw_state]) | some m in array.slice(moving, 0, 5)], more(count(moving) - 5)))
 	f := lib.finding("unstable/members-in-transition", c, sprintf("%s removes members while %d of %d members of %s are in transition (%s)", [c.id, count(moving), count(lib.members(c)), lib.group_name(c), states]))
 }
+
+# Long lists of members are cut after five, with how many more.
+more(n) := [sprintf("and %d more", [n])] if n > 0
+
+more(n) := [] if n <= 0
 
 # METADATA
 # title: Rollout in progress

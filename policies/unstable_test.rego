@@ -331,3 +331,10 @@ test_stale_observation_does_not_block_a_scale_up if {
 	fs := unstable.deny with input as on(asg(5, 6), g)
 	not has_rule(fs, "unstable/stale-observation")
 }
+
+test_long_lists_of_moving_members_are_cut_after_five if {
+	g := group(array.concat(serving_members(3), [terminating(sprintf("t%d", [i])) | some i in numbers.range(1, 8)]))
+	[f] := with_rule(unstable.deny, "unstable/members-in-transition") with input as on(asg(11, 10), g)
+	contains(f.msg, "t5 Terminating:Wait, and 3 more)")
+	not contains(f.msg, "t6")
+}

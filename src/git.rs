@@ -446,13 +446,18 @@ fn unchanged_pdb_files(
     let changed: HashSet<&str> = files.iter().filter_map(|f| f.new_path.as_deref()).collect();
     let finder = memchr::memmem::Finder::new(b"PodDisruptionBudget");
     let hpa = memchr::memmem::Finder::new(b"HorizontalPodAutoscaler");
+    let keda = memchr::memmem::Finder::new(b"ScaledObject");
     let mut found = Vec::new();
     let mut consider = |path: String, id: Oid| {
         if changed.contains(path.as_str()) || !interesting(&path) {
             return;
         }
         if let Ok(blob) = repo.find_blob(id) {
-            if finder.find(blob.content()).is_some() || hpa.find(blob.content()).is_some() {
+            let content = blob.content();
+            if finder.find(content).is_some()
+                || hpa.find(content).is_some()
+                || keda.find(content).is_some()
+            {
                 found.push((path, blob.content().to_vec()));
             }
         }

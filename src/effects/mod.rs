@@ -73,7 +73,7 @@ fn hpa_bounds(
         }
     }
     for c in &set.changes {
-        if !c.kind.ends_with("/HorizontalPodAutoscaler") {
+        if !is_autoscaler_change(c) {
             continue;
         }
         // An HPA the change deletes no longer owns its target's replicas.
@@ -91,6 +91,13 @@ fn hpa_bounds(
     out
 }
 
+fn is_autoscaler_change(c: &Change) -> bool {
+    c.kind
+        .rsplit('/')
+        .next()
+        .is_some_and(crate::sources::kubernetes::is_autoscaler)
+}
+
 // ---------------------------------------------------------------- sized resources
 
 /// The effect of a change to a resource with its own member count (ASG, StatefulSet, domain...).
@@ -102,7 +109,7 @@ fn sized(
 ) -> Option<Effect> {
     let group = c.group.as_deref().unwrap_or_default();
     let observed = set.observed.groups.get(group);
-    if c.kind.ends_with("/HorizontalPodAutoscaler") {
+    if is_autoscaler_change(c) {
         return hpa_change(c, set, config, observed);
     }
     let counts = match providers::counts(c, observed, hpas.get(group)) {

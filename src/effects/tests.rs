@@ -421,3 +421,40 @@ fn drift_on_counts_is_told_from_other_drift() {
     let classes: Vec<&str> = set.drift.iter().map(|d| d.class.as_str()).collect();
     assert_eq!(classes, vec!["capacity", "other", "configured"]);
 }
+
+#[test]
+fn keda_scaled_objects_own_replicas_too() {
+    let mut d = change(
+        "shop/Deployment/worker",
+        "apps/v1/Deployment",
+        "shop/Deployment/worker",
+        Action::Update,
+    );
+    d.source.kind = "kubernetes-manifest".into();
+    d.capacity = cap(5, 1, "/spec/replicas");
+    let mut live = BTreeMap::new();
+    live.insert(
+        "shop/ScaledObject/worker".to_string(),
+        json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "worker", "namespace": "shop"},
+            "spec": {"scaleTargetRef": {"name": "worker"}, "maxReplicaCount": 20}}),
+    );
+    let g = Group {
+        desired: Some(5),
+        ..Group::default()
+    };
+    let mut set = ChangeSet {
+        changes: vec![d],
+        ..ChangeSet::default()
+    };
+    set.observed
+        .groups
+        .insert("shop/Deployment/worker".into(), g);
+    apply(&mut set, &Config::default(), &live);
+    let e = effect(&set, 0);
+    assert_eq!((e.members_before, e.members_after), (Some(5), Some(5)));
+    assert!(
+        e.notes[0].contains("owns spec.replicas (0..20)"),
+        "{:?}",
+        e.notes
+    );
+}

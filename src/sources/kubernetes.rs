@@ -67,16 +67,31 @@ fn is_workload(r: &ObjectRef) -> bool {
         || crate::effects::catalog::consensus_resource(r.group(), &r.kind).is_some()
 }
 
-/// An HPA's bounds and target (`<ns>/<Kind>/<name>`): it owns its target's `spec.replicas`.
+/// Whether a kind scales another workload: an HPA, or a KEDA ScaledObject (which drives an
+/// HPA of its own and scales to zero itself).
+pub fn is_autoscaler(kind: &str) -> bool {
+    kind == "HorizontalPodAutoscaler" || kind == "ScaledObject"
+}
+
+/// An autoscaler's bounds and target (`<ns>/<Kind>/<name>`): it owns its target's
+/// `spec.replicas`. HPA: minReplicas defaults to 1; KEDA: minReplicaCount 0, maxReplicaCount 100,
+/// and the target kind defaults to Deployment.
 pub fn hpa(v: &Value) -> Option<(String, i64, i64)> {
     let r = object_ref(v)?;
-    if r.kind != "HorizontalPodAutoscaler" {
-        return None;
-    }
-    let kind = s(v, "/spec/scaleTargetRef/kind")?;
+    let (kind, min, max) = match r.kind.as_str() {
+        "HorizontalPodAutoscaler" => (
+            s(v, "/spec/scaleTargetRef/kind")?,
+            int(v.pointer("/spec/minReplicas")).unwrap_or(1),
+            int(v.pointer("/spec/maxReplicas"))?,
+        ),
+        "ScaledObject" if r.group() == "keda.sh" => (
+            s(v, "/spec/scaleTargetRef/kind").unwrap_or("Deployment"),
+            int(v.pointer("/spec/minReplicaCount")).unwrap_or(0),
+            int(v.pointer("/spec/maxReplicaCount")).unwrap_or(100),
+        ),
+        _ => return None,
+    };
     let name = s(v, "/spec/scaleTargetRef/name")?;
-    let max = int(v.pointer("/spec/maxReplicas"))?;
-    let min = int(v.pointer("/spec/minReplicas")).unwrap_or(1);
     Some((format!("{}/{kind}/{name}", r.namespace), min, max))
 }
 
@@ -145,13 +160,7 @@ pub fn voters(r: &ObjectRef, v: &Value) -> Option<(i64, String)> {
 /// Group of an object: workloads are their own group, HPAs and Scales belong to their target.
 pub fn group_of(r: &ObjectRef, v: &Value) -> String {
     match r.kind.as_str() {
-        "HorizontalPodAutoscaler" => match (
-            s(v, "/spec/scaleTargetRef/kind"),
-            s(v, "/spec/scaleTargetRef/name"),
-        ) {
-            (Some(k), Some(n)) => format!("{}/{k}/{n}", r.namespace),
-            _ => r.id(),
-        },
+        k if is_autoscaler(k) => hpa(v).map_or_else(|| r.id(), |(target, _, _)| target),
         _ => r.id(),
     }
 }
@@ -477,7 +486,7 @@ pub fn observed_object(item: &Value, pointer: &str, src: &SourceRef, part: &mut 
         }
     } else if let Some(p) = pdb(item) {
         part.pdbs.push(p);
-    } else if r.kind == "HorizontalPodAutoscaler" {
+    } else if is_autoscaler(&r.kind) {
         // An HPA owns its target's replicas: the effects step reads its bounds.
         part.live.insert(r.id(), item.clone());
     }
@@ -511,14 +520,14 @@ pub fn status_members(r: &ObjectRef, v: &Value, g: &mut Group) {
         "ready",
         ready,
         MemberState::Running,
-        format!("Ready ({ready} of {total} status.readyReplicas)"),
+        "Ready (status.readyReplicas)".to_string(),
         true,
     );
     push(
         "not-ready",
         total - ready,
         MemberState::Pending,
-        format!("NotReady ({} of {total} replicas not ready)", total - ready),
+        "NotReady (status.readyReplicas)".to_string(),
         false,
     );
     push(
