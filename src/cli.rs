@@ -108,6 +108,8 @@ pub enum FailOn {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
     Human,
+    /// One line per finding: `path:line:col: severity rule: message` (terminals, editors)
+    Compact,
     Json,
     Sarif,
     Junit,

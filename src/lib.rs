@@ -16,6 +16,7 @@ pub mod diff;
 pub mod effects;
 pub mod engine;
 pub mod error;
+pub mod excerpt;
 pub mod git;
 pub mod github;
 pub mod model;

@@ -40,7 +40,11 @@ fn main() -> ExitCode {
             args.format == RulesFormat::Markdown,
         )
         .and_then(|text| print(&text)),
-        Command::Explain { rule } => quorate::rules::explain(&rule).and_then(|text| print(&text)),
+        Command::Explain { rule } => {
+            let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none();
+            quorate::rules::explain(&rule, color).and_then(|text| print(&text))
+        }
         Command::Schema { which } => {
             let w = match which {
                 SchemaKind::Input => quorate::schema::Which::Input,
@@ -181,6 +185,7 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
     } else {
         match eval.format {
             OutputFormat::Human => Format::Human,
+            OutputFormat::Compact => Format::Compact,
             OutputFormat::Json => Format::Json,
             OutputFormat::Sarif => Format::Sarif,
             OutputFormat::Junit => Format::Junit,

@@ -98,6 +98,104 @@ pub fn reference(docs: &[RuleDoc]) -> String {
     s
 }
 
+/// Terminal width for `quorate explain`.
+const EXPLAIN_WIDTH: usize = 96;
+
+fn explain_text(d: &RuleDoc, color: bool) -> String {
+    let bold = |t: &str| {
+        if color {
+            format!("\x1b[1m{t}\x1b[0m")
+        } else {
+            t.to_string()
+        }
+    };
+    let mut out = format!(
+        "{} ({})\n{}\n",
+        bold(&d.id),
+        d.severity.as_str(),
+        inline(&d.title, color)
+    );
+    for (heading, text) in [
+        ("What", &d.what),
+        ("Why", &d.why),
+        ("Example", &d.example),
+        ("Fix", &d.fix),
+    ] {
+        out.push('\n');
+        out.push_str(&bold(heading));
+        out.push('\n');
+        // Wrap the plain text (marks removed) so widths are right, never splitting ids at hyphens.
+        let plain = inline(text.trim(), false);
+        let opts = textwrap::Options::new(EXPLAIN_WIDTH)
+            .initial_indent("  ")
+            .subsequent_indent("  ")
+            .break_words(false)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        let wrapped = textwrap::fill(&plain, opts);
+        out.push_str(&if color {
+            recolor(&wrapped, text)
+        } else {
+            wrapped
+        });
+        out.push('\n');
+    }
+    out
+}
+
+/// Markdown inline marks for a terminal: `**bold**` and `` `code` `` lose their marks; with
+/// `color`, code is cyan and bold is bold.
+fn inline(text: &str, color: bool) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['`', '*']) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let tail = rest.get(i..).unwrap_or_default();
+        let (mark, style) = if tail.starts_with("**") {
+            ("**", "\x1b[1m")
+        } else if tail.starts_with('`') {
+            ("`", "\x1b[36m")
+        } else {
+            out.push('*');
+            rest = tail.get(1..).unwrap_or_default();
+            continue;
+        };
+        let body = tail.get(mark.len()..).unwrap_or_default();
+        match body.find(mark) {
+            Some(end) => {
+                let inner = body.get(..end).unwrap_or_default();
+                if color {
+                    out.push_str(&format!("{style}{inner}\x1b[0m"));
+                } else {
+                    out.push_str(inner);
+                }
+                rest = body.get(end + mark.len()..).unwrap_or_default();
+            }
+            None => {
+                out.push_str(mark);
+                rest = body;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Colors the code spans of `source` in already wrapped plain text.
+fn recolor(wrapped: &str, source: &str) -> String {
+    let mut out = wrapped.to_string();
+    let mut rest = source;
+    while let Some(i) = rest.find('`') {
+        let body = rest.get(i + 1..).unwrap_or_default();
+        let Some(end) = body.find('`') else { break };
+        let code = body.get(..end).unwrap_or_default();
+        if !code.is_empty() && !code.contains(char::is_whitespace) {
+            out = out.replace(code, &format!("\x1b[36m{code}\x1b[0m"));
+        }
+        rest = body.get(end + 1..).unwrap_or_default();
+    }
+    out
+}
+
 fn explain_doc(d: &RuleDoc) -> String {
     format!(
         "**{}** ({})\n\nWhat: {}\n\nWhy: {}\n\nExample: {}\n\nFix: {}\n",
@@ -110,14 +208,44 @@ fn explain_doc(d: &RuleDoc) -> String {
     )
 }
 
-pub fn explain(id: &str) -> Result<String> {
+/// `quorate explain`: the rule's docs for a terminal (wrapped, headings, no Markdown marks;
+/// bold and colored code spans with `color`).
+pub fn explain(id: &str, color: bool) -> Result<String> {
     let docs = builtin()?;
     match docs.iter().find(|d| d.id == id) {
-        Some(d) => Ok(format!("{}\n{}", d.id, explain_doc(d))),
+        Some(d) => Ok(explain_text(d, color)),
         None => {
             let known: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
             Err(Error::usage(format!("no rule `{id}`"))
                 .with_help(format!("known rules: {}", known.join(", "))))
         }
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn explain_is_terminal_text_without_markdown_marks() {
+        let text = explain("quorum/below-quorum", false).unwrap();
+        assert!(!text.contains("**"), "{text}");
+        assert!(
+            text.starts_with("quorum/below-quorum (deny)\nBelow quorum in the worst case\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nWhy\n  Providers do not promise"), "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= EXPLAIN_WIDTH),
+            "{text}"
+        );
+        let colored = explain("quorum/below-quorum", true).unwrap();
+        assert!(colored.contains("\x1b[1m"), "{colored}");
+    }
+
+    #[test]
+    fn inline_marks() {
+        assert_eq!(inline("set `max_size` **now**", false), "set max_size now");
+        assert_eq!(inline("a * b and `unclosed", false), "a * b and `unclosed");
     }
 }

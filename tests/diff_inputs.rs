@@ -231,7 +231,7 @@ fn the_rule_is_listed_and_explained() {
     let out = run_in(tmp.path(), &["explain", "input/unreadable-manifest"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
-    for part in ["What:", "Why:", "Example:", "Fix:", "--exclude"] {
+    for part in ["\nWhat\n", "\nWhy\n", "\nExample\n", "\nFix\n", "--exclude"] {
         assert!(text.contains(part), "{text}");
     }
 }
