@@ -19,6 +19,7 @@ pub mod error;
 pub mod excerpt;
 pub mod git;
 pub mod github;
+pub mod governance;
 pub mod model;
 pub mod paths;
 pub mod report;

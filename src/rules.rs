@@ -7,6 +7,8 @@ use crate::text::SourceText;
 
 /// Findings quorate itself produces while reading inputs (not Rego rules): ids and docs here.
 pub const UNREADABLE_MANIFEST: &str = "input/unreadable-manifest";
+pub const WAIVER_ADDED: &str = "governance/waiver-added-in-change";
+pub const POLICY_CHANGED: &str = "governance/policy-changed-in-change";
 
 struct NativeRule {
     id: &'static str,
@@ -26,6 +28,22 @@ const NATIVE: &[NativeRule] = &[NativeRule {
     why: "A file that does not parse cannot be applied either, and quorate cannot see what it would do to the service. Helm chart templates (under a `templates/` directory of a chart with a `Chart.yaml`) are skipped with a notice instead.",
     example: "`k8s/web.json` with a `// replicas lowered for the migration` comment: `invalid JSON: expected value` at the comment's line.",
     fix: "Fix the syntax. For a file that is not a manifest (a template, a fixture), exclude it with `--exclude GLOB` or `exclude:` in quorate.yaml; check templates by rendering them (`helm template ... | quorate check -`).",
+}, NativeRule {
+    id: WAIVER_ADDED,
+    severity: Severity::Deny,
+    title: "Waiver added by the change it would waive",
+    what: "`quorate diff` reads quorate.yaml from the base revision; the change adds a waiver that the base does not have. The waiver does not apply to this change, and this finding says so at the waiver's line.",
+    why: "Otherwise any author could approve their own denial: scale etcd 5 -> 2 and add a waiver for it in the same pull request. A waiver takes effect once it is reviewed and merged on its own (then it is on the base of later changes).",
+    example: "A branch lowers `replicas` of platform/StatefulSet/etcd and adds `waivers: [{rule: quorum/below-quorum, change: platform/StatefulSet/etcd, ...}]`.",
+    fix: "Merge the waiver first in a change of its own (reviewed by the owners of quorate.yaml), then rebase; or, if the repository trusts its pull requests' config, run `quorate diff --config-from head`.",
+}, NativeRule {
+    id: POLICY_CHANGED,
+    severity: Severity::Warn,
+    title: "The change edits quorate's configuration or policies",
+    what: "The change modifies quorate.yaml (other than adding waivers) or a policy file given with `--policy`. `quorate diff` judged the change with the base revision's configuration and policies, not the edited ones.",
+    why: "Policies and their configuration are the gate; a change to them should be reviewed as such, and it only takes effect for later changes.",
+    example: "A pull request raises `stabilization_window` or deletes a rule from `policy/` next to a scale-down.",
+    fix: "Review the policy change on its own merits; once merged it applies to later changes. Use `--config-from head` only where pull requests are trusted to change the gate.",
 }];
 
 /// The docs of the rules quorate's Rust code applies.

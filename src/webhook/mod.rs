@@ -111,6 +111,7 @@ impl AppState {
             builtin: opts.builtin,
             builtin_tests: false,
             paths: opts.policies.clone(),
+            sources: Vec::new(),
             timeout: opts.eval_timeout,
             ..crate::engine::PolicyOptions::default()
         };
