@@ -183,6 +183,16 @@ pub fn evaluate(
     let mut findings = locate(set, inputs, raw);
     // Findings about the inputs themselves (a changed manifest that does not parse).
     findings.extend(inputs.findings.iter().cloned());
+    // `severity:` in quorate.yaml tunes rules without waivers: deny, warn, or off.
+    let before = findings.len();
+    findings = findings
+        .into_iter()
+        .filter_map(|mut f| {
+            f.severity = config.severity_of(&f.rule, f.severity)?;
+            Some(f)
+        })
+        .collect();
+    let off = before - findings.len();
     let (conftest_found, conftest_exempted) = crate::conftest::findings(policies, inputs)?;
     findings.extend(conftest_found);
     findings.sort_by(|a, b| {
@@ -201,9 +211,18 @@ pub fn evaluate(
     // A waiver must name a rule that exists: a loaded rule's id, or one that found something.
     let mut ids: Vec<String> = report.rules.iter().map(|r| r.id.clone()).collect();
     ids.extend(findings.iter().map(|f| f.rule.clone()));
-    config.check_waivers(&ids, now)?;
+    // (The webhook checks them once at start instead: here they would fail every review.)
+    if set.mode != crate::model::Mode::Admission {
+        config.check_waivers(&ids, now)?;
+    }
     let mut used = vec![false; config.waivers.len()];
     report.notices.extend(inputs.notices.iter().cloned());
+    if off > 0 {
+        report.notices.push(format!(
+            "{off} finding{} of rules turned off in quorate.yaml (severity: off) not shown",
+            if off == 1 { "" } else { "s" }
+        ));
+    }
     report.notices.extend(policies.notices.iter().cloned());
     report.waived.extend(conftest_exempted);
     for f in findings {

@@ -94,6 +94,10 @@ pub struct Config {
     pub source: Option<SourceText>,
     /// `waiver_max_days`: how far ahead a waiver may expire (default 90).
     pub waiver_max_days: u64,
+    /// `severity:` per rule id or `family/*`: deny, warn, or off (`None`).
+    pub severity: BTreeMap<String, Option<crate::model::Severity>>,
+    /// Byte offsets of the `severity:` keys, for diagnostics at their line.
+    severity_at: BTreeMap<String, usize>,
 }
 
 impl Default for Config {
@@ -110,6 +114,8 @@ impl Default for Config {
             exclude: Vec::new(),
             source: None,
             waiver_max_days: DEFAULT_WAIVER_MAX_DAYS,
+            severity: BTreeMap::new(),
+            severity_at: BTreeMap::new(),
         }
     }
 }
@@ -247,6 +253,22 @@ impl Config {
         if let Some(n) = v.get("waiver_max_days").and_then(Value::as_u64) {
             cfg.waiver_max_days = n;
         }
+        for (rule, level) in v
+            .get("severity")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let level = match level.as_str() {
+                Some("deny") => Some(crate::model::Severity::Deny),
+                Some("warn") => Some(crate::model::Severity::Warn),
+                _ => None,
+            };
+            cfg.severity.insert(rule.clone(), level);
+            let off = schema::locate(&doc, &format!("/severity/{}", escape_token(rule)))
+                .unwrap_or(doc.start);
+            cfg.severity_at.insert(rule.clone(), off);
+        }
         cfg.exclude = strings(v.get("exclude"));
         if let Err((i, why)) = crate::paths::Excludes::new(&cfg.exclude) {
             let glob = cfg.exclude.get(i).cloned().unwrap_or_default();
@@ -339,6 +361,30 @@ impl Config {
             Some(src) => Error::at(Stage::Config, src, offset, msg),
             None => Error::file(Stage::Config, self.path.clone().unwrap_or_default(), msg),
         };
+        let suggest = |id: &str| {
+            rules
+                .iter()
+                .map(|r| (strsim::jaro_winkler(r, id), r))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map_or_else(
+                    || "`quorate rules` lists the rule ids".to_string(),
+                    |(_, r)| format!("did you mean `{r}`?"),
+                )
+        };
+        for (id, offset) in &self.severity_at {
+            let known = match id.strip_suffix("/*") {
+                Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
+                None => rules.iter().any(|r| r == id),
+            };
+            if !known {
+                return Err(at(
+                    *offset,
+                    format!("severity for `{id}`, a rule that no loaded policy has"),
+                )
+                .with_help(suggest(id)));
+            }
+        }
         for w in &self.waivers {
             let known = match w.rule.strip_suffix("/*") {
                 Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
@@ -375,6 +421,24 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The severity a finding of `rule` at `severity` has under `severity:` (the rule's own
+    /// entry, else its family's); `None` when the rule is turned off.
+    pub fn severity_of(
+        &self,
+        rule: &str,
+        severity: crate::model::Severity,
+    ) -> Option<crate::model::Severity> {
+        let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
+        match self
+            .severity
+            .get(rule)
+            .or_else(|| self.severity.get(&family))
+        {
+            Some(level) => *level,
+            None => Some(severity),
+        }
     }
 
     pub fn aliases(&self) -> BTreeMap<String, Vec<String>> {

@@ -267,3 +267,42 @@ fn a_waiver_that_matched_nothing_is_reported_unused() {
         "{r}"
     );
 }
+
+/// Teams tune rules in quorate.yaml without waivers: a rule's own entry wins over its family's.
+#[test]
+fn severities_per_rule_and_per_family() {
+    let rules_of = |config: &str| -> (i32, Value) {
+        let out = check(plan_dir(config).path());
+        (
+            code(&out),
+            serde_json::from_str(&stdout(&out)).unwrap_or(Value::Null),
+        )
+    };
+    // The waivers scenario denies unstable/members-in-transition on two groups.
+    let (code0, base) = rules_of("{}\n");
+    assert_eq!(code0, 1, "{base}");
+    let (code1, warned) = rules_of("severity:\n  unstable/*: warn\n");
+    assert_eq!(code1, 0, "{warned}");
+    assert_eq!(warned["summary"]["deny"], 0, "{warned}");
+    assert_eq!(
+        warned["summary"]["warn"], base["summary"]["deny"],
+        "{warned}"
+    );
+    let (code2, off) =
+        rules_of("severity:\n  unstable/*: warn\n  unstable/members-in-transition: off\n");
+    assert_eq!(code2, 0, "{off}");
+    assert_eq!(off["summary"]["warn"], 0, "{off}");
+    assert!(
+        off["notices"]
+            .to_string()
+            .contains("turned off in quorate.yaml"),
+        "{off}"
+    );
+    let out = check(plan_dir("severity:\n  unstable/members-in-transiton: off\n").path());
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("did you mean `unstable/members-in-transition`?"),
+        "{}",
+        stderr(&out)
+    );
+}
