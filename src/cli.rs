@@ -110,6 +110,8 @@ pub enum OutputFormat {
     Human,
     /// One line per finding: `path:line:col: severity rule: message` (terminals, editors)
     Compact,
+    /// `check review.json`: the AdmissionReview answer the webhook would give
+    Admission,
     Json,
     Sarif,
     Junit,

@@ -132,6 +132,9 @@ fn emit_input(set: &quorate::model::ChangeSet) -> Result<u8, Error> {
 }
 
 fn run_check(args: CheckArgs) -> Result<u8, Error> {
+    if args.eval.format == OutputFormat::Admission {
+        return run_review(&args);
+    }
     let opts = check_options(args.paths, &args.eval)?;
     if args.eval.emit_data {
         return emit_data(&opts);
@@ -142,6 +145,48 @@ fn run_check(args: CheckArgs) -> Result<u8, Error> {
     }
     let report = check::check(&opts)?;
     finish(&report, &args.eval)
+}
+
+/// `quorate check review.json [--observed cluster.json] --format admission`: the webhook's
+/// answer, offline. Exit 0 allowed, 1 denied, 2 when the review could not be judged.
+fn run_review(args: &CheckArgs) -> Result<u8, Error> {
+    let [path] = args.paths.as_slice() else {
+        return Err(Error::usage(
+            "--format admission judges one AdmissionReview: give one file",
+        ));
+    };
+    let stage = quorate::error::Stage::Input;
+    let src = quorate::text::SourceText::read(path, stage, args.eval.max_input_bytes)?;
+    let mut cluster = Vec::new();
+    for spec in &args.eval.observed {
+        let o = quorate::text::SourceText::read(
+            spec,
+            quorate::error::Stage::Observed,
+            args.eval.max_input_bytes,
+        )?;
+        let v = quorate::text::parse_json(&o, quorate::error::Stage::Observed)?;
+        match v.get("items").and_then(serde_json::Value::as_array) {
+            Some(items) => cluster.extend(items.iter().cloned()),
+            None => cluster.push(v),
+        }
+    }
+    let timeout = check_options(Vec::new(), &args.eval)?.timeout;
+    let opts = quorate::webhook::ServeOptions {
+        config: args.eval.config.clone(),
+        policies: args.eval.policies.clone(),
+        builtin: !args.eval.no_builtin,
+        eval_timeout: timeout,
+        ..quorate::webhook::ServeOptions::default()
+    };
+    let (answer, judged) = quorate::webhook::review_offline(&opts, src.text.as_bytes(), cluster)?;
+    let text = serde_json::to_string_pretty(&answer)
+        .map_err(|e| Error::usage(format!("answer does not serialize: {e}")))?;
+    print(&(text + "\n"))?;
+    Ok(match (judged, answer.pointer("/response/allowed")) {
+        (false, _) => 2,
+        (true, Some(serde_json::Value::Bool(false))) => 1,
+        _ => 0,
+    })
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -196,6 +241,8 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         match eval.format {
             OutputFormat::Human => Format::Human,
             OutputFormat::Compact => Format::Compact,
+            // Handled before a report exists (run_check); a diff has no review to answer.
+            OutputFormat::Admission => Format::Json,
             OutputFormat::Json => Format::Json,
             OutputFormat::Sarif => Format::Sarif,
             OutputFormat::Junit => Format::Junit,

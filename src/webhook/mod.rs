@@ -585,3 +585,33 @@ pub fn options_from_args(args: &crate::cli::ServeArgs) -> Result<ServeOptions> {
 pub fn serve_cli(args: &crate::cli::ServeArgs) -> Result<()> {
     run(options_from_args(args)?)
 }
+
+/// `quorate check review.json --format admission`: judges one AdmissionReview exactly as the
+/// webhook would (same policies, config, failure mode and answer), without a server or a
+/// cluster; `cluster` holds the objects the webhook would have looked up (a `kubectl get -o
+/// json` list: workloads, pods, PDBs). Returns the answer and whether the request was judged
+/// (`false`: the review could not be read or evaluated).
+pub fn review_offline(
+    opts: &ServeOptions,
+    body: &[u8],
+    cluster: Vec<serde_json::Value>,
+) -> Result<(serde_json::Value, bool)> {
+    let mut state = AppState::load(opts)?;
+    if !cluster.is_empty() {
+        state = state.with_lookups(Arc::new(Cache::from_objects(cluster)));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::Error::usage(format!("cannot start the runtime: {e}")))?;
+    Ok(runtime.block_on(async {
+        match review::read(body) {
+            Ok(mut r) => {
+                let answer = judge(&state, &mut r).await;
+                let judged = !matches!(answer.verdict, "error" | "shed");
+                (answer.body, judged)
+            }
+            Err(e) => (e.body(), false),
+        }
+    }))
+}
