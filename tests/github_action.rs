@@ -165,11 +165,121 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
         outputs_file.contains(&format!("sarif={}\n", sarif.display())),
         "{outputs_file}"
     );
+    // Every output the step writes is declared, and passed through under its own name.
+    let declared = action["outputs"].as_object().unwrap();
+    for key in outputs_file
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+    {
+        assert_eq!(
+            declared.get(key).and_then(|o| o["value"].as_str()),
+            Some(format!("${{{{ steps.quorate.outputs.{key} }}}}").as_str()),
+            "action.yml does not declare the output `{key}` that --github writes"
+        );
+    }
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     assert_eq!(
         sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
             ["uri"],
         "k8s/etcd.yaml"
+    );
+}
+
+/// Issue 8: a tool failure in a GitHub step is annotated at its file and position, exit 2.
+#[test]
+fn github_mode_annotates_an_input_error_at_its_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("plan,v1.json"),
+        "{\"resource_changes\": [\n  {\"a\": 1,,}\n]}\n",
+    )
+    .unwrap();
+    for mode in [&["--github"][..], &["--format", "github"]] {
+        let mut args = vec!["check", "plan,v1.json"];
+        args.extend_from_slice(mode);
+        let out = run_in(tmp.path(), &args);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "::error file=plan%2Cv1.json,line=2,col=11,title=quorate%3A input error::invalid JSON: key must be a string\n"
+        );
+        assert!(stderr(&out).contains("plan,v1.json:2:11: invalid JSON"));
+    }
+    // Outside GitHub mode stdout stays empty.
+    let out = run_in(tmp.path(), &["check", "plan,v1.json"]);
+    assert_eq!((code(&out), stdout(&out)), (2, String::new()));
+}
+
+/// Issue 8: GitHub shows 10 error annotations per step; the rest are counted in one notice.
+#[test]
+fn twenty_five_denials_give_ten_error_annotations_sorted_by_line_and_one_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs: Vec<String> = (1..=25)
+        .rev()
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("cms.yaml"), docs.join("---\n")).unwrap();
+    std::fs::write(
+        tmp.path().join("p.rego"),
+        "package main\n\ndeny contains msg if {\n  input.kind == \"ConfigMap\"\n  msg := sprintf(\"no %s\", [input.metadata.name])\n}\n\nwarn contains \"looked\" if input.metadata.name == \"cm-01\"\n",
+    )
+    .unwrap();
+    let summary = tmp.path().join("summary.md");
+    let out = Command::new(bin())
+        .args([
+            "check",
+            "cms.yaml",
+            "--policy",
+            "p.rego",
+            "--github",
+            "--no-builtin",
+        ])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env_remove("GITHUB_OUTPUT")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12, "{text}");
+    assert!(
+        lines[..10]
+            .iter()
+            .all(|l| l.starts_with("::error file=cms.yaml,line=")),
+        "{text}"
+    );
+    let line_of = |l: &str| -> usize {
+        l.split("line=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let numbers: Vec<usize> = lines[..10].iter().map(|l| line_of(l)).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "by line: {numbers:?}"
+    );
+    assert!(
+        lines[0].ends_with("::no cm-25"),
+        "first document first: {text}"
+    );
+    assert!(lines[10].starts_with("::warning "), "{text}");
+    assert_eq!(
+        lines[11],
+        "::notice title=quorate::GitHub shows 10 errors, 10 warnings and 10 notices per step: 15 more findings in the job summary"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("no cm-01") && summary.contains("no cm-25"),
+        "{summary}"
     );
 }
