@@ -178,8 +178,28 @@ fn issue_7_quorate_test_junit_is_written_by_the_same_crate_with_file_and_line() 
             assert!(line >= 1, "{}", c.name.as_str());
         }
     }
-    // quick-junit's attribute order, the same as `check --format junit`.
-    assert!(xml.contains("<testsuites name=\"quorate test\" tests=\""));
+    // One writer: <testsuite> and <testcase> of `test` carry the same attributes in the same
+    // order as those of `check --format junit` (with `time` only where there is a duration).
+    let plan = corpus().join(DRIFT_SIMPLE);
+    let check = stdout(&run_in(
+        &root(),
+        &["check", plan.to_str().unwrap(), "--format", "junit"],
+    ));
+    let attrs = |xml: &str, tag: &str| -> Vec<String> {
+        let open = format!("<{tag} ");
+        let line = xml
+            .lines()
+            .find(|l| l.trim_start().starts_with(&open))
+            .unwrap();
+        line.split("=\"")
+            .filter_map(|part| part.rsplit(' ').next())
+            .filter(|name| !name.is_empty() && !name.contains('"') && *name != "time")
+            .map(String::from)
+            .collect()
+    };
+    for tag in ["testsuite", "testcase"] {
+        assert_eq!(attrs(&xml, tag), attrs(&check, tag), "{xml}\n{check}");
+    }
     if let Some(seen) = etree(&xml) {
         assert_eq!(seen.len(), r.tests);
         assert!(seen.iter().all(|c| c[3] == "pass" && !c[1].is_empty()));
