@@ -531,6 +531,24 @@ fn run() -> Result<(), String> {
         &ok,
     )?);
     row("quorate check --no-builtin (no policies)", &ns);
+    // The default format on the one-line plan: quoting must cost O(findings), not O(plan).
+    let human_path = dir.join("report.txt");
+    let hs = stats(&series(
+        "quorate check --format human",
+        &method,
+        &quorate,
+        &base(&[
+            "--color",
+            "never",
+            "--output",
+            human_path.to_str().unwrap_or("report.txt"),
+        ]),
+        runs,
+        &dir,
+        &ok,
+    )?);
+    row("quorate check (default human report)", &hs);
+    let human_bytes = fs::metadata(&human_path).map_or(0, |m| m.len());
 
     // Findings, from one run that writes the JSON report.
     let findings_path = dir.join("findings.json");
@@ -586,6 +604,12 @@ fn run() -> Result<(), String> {
     let d = |a: Duration, b: Duration| a.as_secs_f64() - b.as_secs_f64();
     println!("  breakdown (medians): load+normalize+emit {:.3} s | + serialize input & regorus conversion & report {:.3} s | policy evaluation {:.3} s",
         es.median.as_secs_f64(), d(ns.median, es.median), d(qs.median, ns.median));
+    let found = doc["findings"].as_array().map_or(0, Vec::len);
+    println!(
+        "  human report: {:.1} MB for {found} findings ({} bytes per finding) on a {plan_mb:.1} MB one-line plan",
+        human_bytes as f64 / 1e6,
+        human_bytes / (found.max(1) as u64)
+    );
     println!(
         "  findings: deny {}, warn {}, waived {}, changes {} | {}",
         doc.pointer("/summary/deny").unwrap_or(&Value::Null),

@@ -30,6 +30,9 @@ pub struct CheckOptions {
     pub all_namespaces: bool,
     /// `--exclude` globs (added to the config's `exclude:`).
     pub exclude: Vec<String>,
+    /// Policy files already read (`quorate diff` reads `--policy` directories from the base
+    /// revision), loaded with `policies`.
+    pub policy_sources: Vec<crate::text::SourceText>,
 }
 
 impl Default for CheckOptions {
@@ -47,6 +50,7 @@ impl Default for CheckOptions {
             namespaces: vec!["main".into()],
             all_namespaces: false,
             exclude: Vec::new(),
+            policy_sources: Vec::new(),
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn load_policies(opts: &CheckOptions, config: &Config) -> Result<PolicySet> 
         builtin: opts.builtin,
         builtin_tests: false,
         paths: opts.policies.clone(),
+        sources: opts.policy_sources.clone(),
         namespaces: opts.namespaces.clone(),
         all_namespaces: opts.all_namespaces,
         timeout: opts.timeout,
@@ -178,6 +183,16 @@ pub fn evaluate(
     let mut findings = locate(set, inputs, raw);
     // Findings about the inputs themselves (a changed manifest that does not parse).
     findings.extend(inputs.findings.iter().cloned());
+    // `severity:` in quorate.yaml tunes rules without waivers: deny, warn, or off.
+    let before = findings.len();
+    findings = findings
+        .into_iter()
+        .filter_map(|mut f| {
+            f.severity = config.severity_of(&f.rule, f.severity)?;
+            Some(f)
+        })
+        .collect();
+    let off = before - findings.len();
     let (conftest_found, conftest_exempted) = crate::conftest::findings(policies, inputs)?;
     findings.extend(conftest_found);
     findings.sort_by(|a, b| {
@@ -193,15 +208,32 @@ pub fn evaluate(
         ..Report::default()
     };
     report.rules.extend(crate::rules::native());
+    // A waiver must name a rule that exists: a loaded rule's id, or one that found something.
+    let mut ids: Vec<String> = report.rules.iter().map(|r| r.id.clone()).collect();
+    ids.extend(findings.iter().map(|f| f.rule.clone()));
+    // (The webhook checks them once at start instead: here they would fail every review.)
+    if set.mode != crate::model::Mode::Admission {
+        config.check_waivers(&ids, now)?;
+    }
+    let mut used = vec![false; config.waivers.len()];
     report.notices.extend(inputs.notices.iter().cloned());
+    if off > 0 {
+        report.notices.push(format!(
+            "{off} finding{} of rules turned off in quorate.yaml (severity: off) not shown",
+            if off == 1 { "" } else { "s" }
+        ));
+    }
     report.notices.extend(policies.notices.iter().cloned());
     report.waived.extend(conftest_exempted);
     for f in findings {
-        let waiver = config
+        let found = config
             .waivers
             .iter()
-            .find(|w| w.matches(&f.rule, f.change.as_deref(), f.group.as_deref()));
-        match waiver {
+            .position(|w| w.matches(&f.rule, f.change.as_deref(), f.group.as_deref()));
+        if let Some(slot) = found.and_then(|i| used.get_mut(i)) {
+            *slot = true;
+        }
+        match found.and_then(|i| config.waivers.get(i)) {
             Some(w) if w.expires > now => {
                 let mut f = f;
                 f.waiver = Some(WaiverNote {
@@ -223,6 +255,14 @@ pub fn evaluate(
             }
             None => report.findings.push(f),
         }
+    }
+    for (w, _) in config.waivers.iter().zip(&used).filter(|(_, u)| !**u) {
+        report.notices.push(format!(
+            "waiver at {} for {} on {} matched no finding; remove it when it is no longer needed",
+            w.at,
+            w.rule,
+            w.change.as_deref().or(w.group.as_deref()).unwrap_or("-")
+        ));
     }
     report.notices.dedup();
     report.summary = Summary {

@@ -108,6 +108,8 @@ pub enum FailOn {
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
     Human,
+    /// One line per finding: `path:line:col: severity rule: message` (terminals, editors)
+    Compact,
     Json,
     Sarif,
     Junit,
@@ -156,6 +158,10 @@ pub struct DiffArgs {
     /// Compare the index with HEAD: what `git commit` would record (for pre-commit)
     #[arg(long)]
     pub staged: bool,
+    /// Where quorate.yaml and --policy directories are read from: `base` (default: the base
+    /// revision, so a change cannot waive its own denial) or `head` (the working tree)
+    #[arg(long, value_name = "base|head", default_value = "base")]
+    pub config_from: String,
 
     /// Repository to read (any directory inside it)
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -13,6 +13,7 @@ use crate::text::{self, escape_token, SourceText};
 
 pub const DEFAULT_STABILIZATION_WINDOW: u64 = 600;
 pub const DEFAULT_MAX_OBSERVED_AGE: u64 = 900;
+pub const DEFAULT_WAIVER_MAX_DAYS: u64 = 90;
 
 #[derive(Debug, Clone, Default)]
 pub struct GroupConfig {
@@ -31,6 +32,10 @@ pub struct Waiver {
     pub by: String,
     /// `path:line` of the waiver, to say which one expired.
     pub at: String,
+    /// Byte offset of the waiver in its file, for diagnostics at its line.
+    pub offset: usize,
+    /// Byte offset of its `expires` value.
+    pub expires_offset: usize,
 }
 
 impl Waiver {
@@ -85,6 +90,14 @@ pub struct Config {
     pub drift_deny_attributes: Vec<String>,
     /// Path globs whose files are not read (`exclude:`), checked when parsed.
     pub exclude: Vec<String>,
+    /// The text the config was read from, for diagnostics found after parsing.
+    pub source: Option<SourceText>,
+    /// `waiver_max_days`: how far ahead a waiver may expire (default 90).
+    pub waiver_max_days: u64,
+    /// `severity:` per rule id or `family/*`: deny, warn, or off (`None`).
+    pub severity: BTreeMap<String, Option<crate::model::Severity>>,
+    /// Byte offsets of the `severity:` keys, for diagnostics at their line.
+    severity_at: BTreeMap<String, usize>,
 }
 
 impl Default for Config {
@@ -99,6 +112,10 @@ impl Default for Config {
             admission: AdmissionConfig::default(),
             drift_deny_attributes: Vec::new(),
             exclude: Vec::new(),
+            source: None,
+            waiver_max_days: DEFAULT_WAIVER_MAX_DAYS,
+            severity: BTreeMap::new(),
+            severity_at: BTreeMap::new(),
         }
     }
 }
@@ -177,6 +194,12 @@ impl Config {
     }
 
     pub fn parse(src: &SourceText) -> Result<Config> {
+        let mut cfg = Config::parse_only(src)?;
+        cfg.source = Some(src.clone());
+        Ok(cfg)
+    }
+
+    fn parse_only(src: &SourceText) -> Result<Config> {
         let docs = text::parse_yaml(src, Stage::Config)?;
         let doc = match docs.into_iter().next() {
             Some(d) if !d.value.is_null() => d,
@@ -227,6 +250,25 @@ impl Config {
         }
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
         cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
+        if let Some(n) = v.get("waiver_max_days").and_then(Value::as_u64) {
+            cfg.waiver_max_days = n;
+        }
+        for (rule, level) in v
+            .get("severity")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let level = match level.as_str() {
+                Some("deny") => Some(crate::model::Severity::Deny),
+                Some("warn") => Some(crate::model::Severity::Warn),
+                _ => None,
+            };
+            cfg.severity.insert(rule.clone(), level);
+            let off = schema::locate(&doc, &format!("/severity/{}", escape_token(rule)))
+                .unwrap_or(doc.start);
+            cfg.severity_at.insert(rule.clone(), off);
+        }
         cfg.exclude = strings(v.get("exclude"));
         if let Err((i, why)) = crate::paths::Excludes::new(&cfg.exclude) {
             let glob = cfg.exclude.get(i).cloned().unwrap_or_default();
@@ -263,6 +305,7 @@ impl Config {
                 )
             })?;
             let off = schema::locate(&doc, &format!("/waivers/{i}")).unwrap_or(doc.start);
+            let expires_offset = schema::locate(&doc, &pointer).unwrap_or(off);
             let (line, _) = src.line_col(off);
             cfg.waivers.push(Waiver {
                 rule: get("rule").unwrap_or_default(),
@@ -273,6 +316,8 @@ impl Config {
                 expires_text,
                 by: get("by").unwrap_or_default(),
                 at: format!("{}:{line}", src.path),
+                offset: off,
+                expires_offset,
             });
         }
         Ok(cfg)
@@ -306,6 +351,94 @@ impl Config {
                 "drift_severity": self.admission.drift_severity.as_str(),
             },
         })
+    }
+
+    /// Waiver checks that need the rule list and the clock: a waiver for a rule no loaded
+    /// policy has, or one that expires further ahead than `waiver_max_days`, is a config error
+    /// at its line.
+    pub fn check_waivers(&self, rules: &[String], now: DateTime<Utc>) -> Result<()> {
+        let at = |offset: usize, msg: String| match &self.source {
+            Some(src) => Error::at(Stage::Config, src, offset, msg),
+            None => Error::file(Stage::Config, self.path.clone().unwrap_or_default(), msg),
+        };
+        let suggest = |id: &str| {
+            rules
+                .iter()
+                .map(|r| (strsim::jaro_winkler(r, id), r))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map_or_else(
+                    || "`quorate rules` lists the rule ids".to_string(),
+                    |(_, r)| format!("did you mean `{r}`?"),
+                )
+        };
+        for (id, offset) in &self.severity_at {
+            let known = match id.strip_suffix("/*") {
+                Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
+                None => rules.iter().any(|r| r == id),
+            };
+            if !known {
+                return Err(at(
+                    *offset,
+                    format!("severity for `{id}`, a rule that no loaded policy has"),
+                )
+                .with_help(suggest(id)));
+            }
+        }
+        for w in &self.waivers {
+            let known = match w.rule.strip_suffix("/*") {
+                Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
+                None => rules.iter().any(|r| r == &w.rule),
+            };
+            if !known {
+                let mut e = at(
+                    w.offset,
+                    format!("waiver for `{}`, a rule that no loaded policy has", w.rule),
+                );
+                let best = rules
+                    .iter()
+                    .map(|r| (strsim::jaro_winkler(r, &w.rule), r))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                e = match best {
+                    Some((_, r)) => e.with_help(format!("did you mean `{r}`?")),
+                    None => e.with_help("`quorate rules` lists the rule ids"),
+                };
+                return Err(e);
+            }
+            let limit = now + chrono::Duration::days(self.waiver_max_days.min(36_500) as i64);
+            if w.expires > limit {
+                return Err(at(
+                    w.expires_offset,
+                    format!(
+                        "waiver for `{}` expires {}, more than waiver_max_days ({}) from now",
+                        w.rule, w.expires_text, self.waiver_max_days
+                    ),
+                )
+                .with_help(
+                    "waivers are for a while: renew one when it runs out, or raise waiver_max_days",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The severity a finding of `rule` at `severity` has under `severity:` (the rule's own
+    /// entry, else its family's); `None` when the rule is turned off.
+    pub fn severity_of(
+        &self,
+        rule: &str,
+        severity: crate::model::Severity,
+    ) -> Option<crate::model::Severity> {
+        let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
+        match self
+            .severity
+            .get(rule)
+            .or_else(|| self.severity.get(&family))
+        {
+            Some(level) => *level,
+            None => Some(severity),
+        }
     }
 
     pub fn aliases(&self) -> BTreeMap<String, Vec<String>> {

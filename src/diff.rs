@@ -28,6 +28,36 @@ pub struct DiffOptions {
     /// Keep every document of the head side of the changed files (and of `--plan` files) for
     /// conftest-style policies, which see one document at a time.
     pub keep_documents: bool,
+    /// Where quorate.yaml and `--policy` directories come from (default: the base revision).
+    pub config_from: crate::governance::ConfigFrom,
+}
+
+/// A repository path as reports show it: prefixed with `--repo` when that is not `.`.
+pub fn repo_label(opts: &DiffOptions, p: &str) -> String {
+    if opts.repo == "." || opts.repo.is_empty() {
+        p.to_string()
+    } else {
+        format!("{}/{p}", opts.repo.trim_end_matches('/'))
+    }
+}
+
+/// The files the range changes (resolving the range, failing on a narrowed one).
+pub fn changes_of(opts: &DiffOptions) -> Result<git::Changes> {
+    let range = git::parse_range(&opts.revisions, opts.staged, opts.base_ref.clone())?;
+    git::changes(&opts.repo, &range)
+}
+
+/// The configuration and policies the range is judged with (see [`crate::governance`]).
+pub fn governed(opts: &DiffOptions, changes: &git::Changes) -> Result<crate::governance::Governed> {
+    crate::governance::load(
+        &opts.repo,
+        changes,
+        opts.config_from,
+        opts.check.config.as_deref(),
+        &opts.check.policies,
+        opts.check.max_input_bytes,
+        &|p| repo_label(opts, p),
+    )
 }
 
 /// Identity used to pair objects across files and revisions (API group, not version).
@@ -129,6 +159,16 @@ pub fn build_input(opts: &DiffOptions) -> Result<(ChangeSet, Inputs, Config)> {
 
 /// [`build_input`] with a loaded config (when the caller needed it first, for the policies).
 pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet, Inputs, Config)> {
+    let changes = changes_of(opts)?;
+    build_input_from(opts, config, changes)
+}
+
+/// [`build_input_with`] for changes already read.
+pub fn build_input_from(
+    opts: &DiffOptions,
+    config: Config,
+    changes: git::Changes,
+) -> Result<(ChangeSet, Inputs, Config)> {
     let c = &opts.check;
     let now = check::parse_now(c.now.as_deref())?;
     let exclude = check::excludes(c, &config)?;
@@ -138,8 +178,6 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
         now,
         exclude: exclude.clone(),
     };
-    let range = git::parse_range(&opts.revisions, opts.staged, opts.base_ref.clone())?;
-    let changes = git::changes(&opts.repo, &range)?;
     let mut inputs = Inputs::default();
     inputs.keep_documents = opts.keep_documents;
     inputs.load_observed(&c.observed, &load)?;
@@ -148,13 +186,7 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     let short = changes.base.get(..7).unwrap_or(&changes.base).to_string();
     let mut old: BTreeMap<Key, Side> = BTreeMap::new();
     let mut new: BTreeMap<Key, Side> = BTreeMap::new();
-    let repo_path = |p: &str| -> String {
-        if opts.repo == "." || opts.repo.is_empty() {
-            p.to_string()
-        } else {
-            format!("{}/{p}", opts.repo.trim_end_matches('/'))
-        }
-    };
+    let repo_path = |p: &str| repo_label(opts, p);
     let mut templates: BTreeMap<String, usize> = BTreeMap::new();
     for f in &changes.files {
         // A file is left out when either of its paths is excluded (a rename keeps both sides

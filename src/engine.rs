@@ -74,6 +74,8 @@ pub struct PolicyOptions {
     pub builtin_tests: bool,
     /// `--policy` arguments: `.rego` files, directories, OPA bundles (`.tar.gz`).
     pub paths: Vec<String>,
+    /// Policy files already read (from a git revision), loaded like files from `paths`.
+    pub sources: Vec<SourceText>,
     /// conftest namespaces (`--namespace`, `*` matches any run of characters).
     pub namespaces: Vec<String>,
     /// Every package not under `quorate.` is a conftest namespace.
@@ -87,6 +89,7 @@ impl Default for PolicyOptions {
             builtin: true,
             builtin_tests: false,
             paths: Vec::new(),
+            sources: Vec::new(),
             namespaces: vec!["main".into()],
             all_namespaces: false,
             timeout: DEFAULT_TIMEOUT,
@@ -260,6 +263,7 @@ impl PolicySet {
             builtin,
             builtin_tests: builtin,
             paths: user.to_vec(),
+            sources: Vec::new(),
             timeout,
             ..PolicyOptions::default()
         };
@@ -306,6 +310,11 @@ impl PolicySet {
                 }));
             }
         }
+        user.extend(opts.sources.iter().map(|src| PolicyFile {
+            src: src.clone(),
+            builtin: false,
+            version: Version::Auto,
+        }));
         let mut files: Vec<PolicyFile> = Vec::new();
         if opts.builtin {
             // A user file declaring a built-in package replaces that built-in file (e.g.

@@ -1,9 +1,9 @@
 //! Tool failures (not findings): every error names the file and, where there is one, the
 //! position, and carries the source so miette can quote it. `main` maps any of them to exit 2.
 
-use std::sync::Arc;
+use miette::{Diagnostic, SourceSpan};
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use crate::excerpt::Excerpt;
 
 use crate::text::SourceText;
 
@@ -44,7 +44,8 @@ pub struct ErrorInner {
     pub position: Option<(usize, usize)>,
     pub message: String,
     pub help: Option<String>,
-    src: Option<NamedSource<Arc<str>>>,
+    /// The quoted place: its line, clipped around the span when long.
+    src: Option<Excerpt>,
     span: Option<SourceSpan>,
 }
 
@@ -76,14 +77,16 @@ impl Error {
         let offset = offset.min(src.text.len());
         let (line, column) = src.line_col(offset);
         let len = src.char_len_at(offset);
+        let excerpt = Excerpt::new(&src.path, &src.text, offset, len, line, column);
+        let span = excerpt.span;
         Error(Box::new(ErrorInner {
             stage,
             path: src.path.clone(),
             position: Some((line, column)),
             message: message.into(),
             help: None,
-            src: Some(NamedSource::new(src.path.clone(), src.text.clone())),
-            span: Some(SourceSpan::new(offset.into(), len)),
+            src: Some(excerpt),
+            span: Some(span),
         }))
     }
 
@@ -151,8 +154,12 @@ impl Diagnostic for Error {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.span?;
+        let label = match self.src.as_ref().and_then(Excerpt::clipping_note) {
+            Some(note) => format!("here ({note})"),
+            None => "here".to_string(),
+        };
         Some(Box::new(std::iter::once(
-            miette::LabeledSpan::new_with_span(Some("here".to_string()), span),
+            miette::LabeledSpan::new_with_span(Some(label), span),
         )))
     }
 }

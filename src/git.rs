@@ -484,3 +484,82 @@ fn unchanged_pdb_files(
     }
     Ok(found)
 }
+
+/// One side of a diff to read files from: a commit, or the index (`--staged`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    Commit(String),
+    Index,
+}
+
+impl Side {
+    /// The side a [`Changes`] label names: `INDEX` for the index, else a commit id.
+    pub fn of_label(label: &str) -> Side {
+        if label == "INDEX" {
+            Side::Index
+        } else {
+            Side::Commit(label.to_string())
+        }
+    }
+}
+
+/// The repository's work tree (its root directory), when it has one.
+pub fn work_tree(repo_dir: &str) -> Option<std::path::PathBuf> {
+    let repo = Repository::discover(Path::new(repo_dir)).ok()?;
+    repo.workdir().map(Path::to_path_buf)
+}
+
+/// Files on one side whose repository-relative path is `prefix` or lies under the directory
+/// `prefix` (`""`: every file), and whose name ends with one of `suffixes` (any, when empty).
+/// Read from the object database, like the changed manifests: no checkout.
+pub fn files_at(
+    repo_dir: &str,
+    side: &Side,
+    prefix: &str,
+    suffixes: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let repo = Repository::discover(Path::new(repo_dir))
+        .map_err(|e| git_err(repo_dir, "not a git repository", e))?;
+    let prefix = prefix.trim_start_matches("./").trim_end_matches('/');
+    let wanted = |path: &str| {
+        (prefix.is_empty()
+            || path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/')))
+            && (suffixes.is_empty() || suffixes.iter().any(|s| path.ends_with(s)))
+    };
+    let mut out = Vec::new();
+    let mut keep = |path: String, id: Oid| {
+        if wanted(&path) {
+            if let Ok(blob) = repo.find_blob(id) {
+                out.push((path, blob.content().to_vec()));
+            }
+        }
+    };
+    match side {
+        Side::Commit(rev) if rev.is_empty() => {}
+        Side::Commit(rev) => {
+            let (tree, _) = tree_of(&repo, repo_dir, rev)?;
+            tree.walk(TreeWalkMode::PreOrder, |root, entry| {
+                if entry.kind() == Some(ObjectType::Blob) {
+                    if let Ok(name) = entry.name() {
+                        keep(format!("{root}{name}"), entry.id());
+                    }
+                }
+                TreeWalkResult::Ok
+            })
+            .map_err(|e| git_err(repo_dir, "cannot walk the tree", e))?;
+        }
+        Side::Index => {
+            let index = repo
+                .index()
+                .map_err(|e| git_err(repo_dir, "cannot read the index", e))?;
+            for entry in index.iter() {
+                keep(String::from_utf8_lossy(&entry.path).into_owned(), entry.id);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

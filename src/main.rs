@@ -47,7 +47,11 @@ fn main() -> ExitCode {
             args.format == RulesFormat::Markdown,
         )
         .and_then(|text| print(&text)),
-        Command::Explain { rule } => quorate::rules::explain(&rule).and_then(|text| print(&text)),
+        Command::Explain { rule } => {
+            let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none();
+            quorate::rules::explain(&rule, color).and_then(|text| print(&text))
+        }
         Command::Schema { which } => {
             let w = match which {
                 SchemaKind::Input => quorate::schema::Which::Input,
@@ -121,6 +125,7 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         namespaces: eval.namespaces.clone(),
         all_namespaces: eval.all_namespaces,
         exclude: eval.exclude.clone(),
+        policy_sources: Vec::new(),
     })
 }
 
@@ -163,6 +168,7 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
         repo: args.repo,
         base_ref: std::env::var("GITHUB_BASE_REF").ok(),
         keep_documents: false,
+        config_from: quorate::governance::parse_from(&args.config_from)?,
     };
     if args.eval.emit_input || args.eval.emit_data {
         let (set, _, _) = quorate::diff::build_input(&opts)?;
@@ -172,14 +178,22 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
             emit_data(&opts.check)
         };
     }
+    // quorate.yaml and --policy come from the base revision unless --config-from head: a
+    // change cannot waive its own denial; what it does to them is reported.
+    let changes = quorate::diff::changes_of(&opts)?;
+    let governed = quorate::diff::governed(&opts, &changes)?;
+    opts.check.policies = governed.policy_paths.clone();
+    opts.check.policy_sources = governed.policy_sources.clone();
+    let policies = check::load_policies(&opts.check, &governed.config)?;
     // conftest-style policies see each document of the changed files: keep them only then.
-    let config = quorate::config::Config::discover(
-        opts.check.config.as_deref(),
-        opts.check.max_input_bytes,
-    )?;
-    let policies = check::load_policies(&opts.check, &config)?;
     opts.keep_documents = policies.has_conftest();
-    let (set, inputs, config) = quorate::diff::build_input_with(&opts, config)?;
+    let (set, mut inputs, config) =
+        quorate::diff::build_input_from(&opts, governed.config, changes)?;
+    inputs.findings.extend(governed.findings);
+    inputs.notices.extend(governed.notices);
+    for src in governed.sources {
+        inputs.sources.insert(src.path.clone(), src);
+    }
     let report = check::evaluate(&set, &inputs, &config, &policies)?;
     finish(&report, &args.eval)
 }
@@ -191,6 +205,7 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
     } else {
         match eval.format {
             OutputFormat::Human => Format::Human,
+            OutputFormat::Compact => Format::Compact,
             OutputFormat::Json => Format::Json,
             OutputFormat::Sarif => Format::Sarif,
             OutputFormat::Junit => Format::Junit,

@@ -118,6 +118,7 @@ pub fn run(opts: &TestOptions) -> Result<TestReport> {
         builtin: true,
         builtin_tests: opts.paths.is_empty(),
         paths: paths.clone(),
+        sources: Vec::new(),
         namespaces: opts.namespaces.clone(),
         all_namespaces: opts.all_namespaces,
         timeout: opts.timeout,

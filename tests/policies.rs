@@ -66,6 +66,8 @@ fn rule_ids_are_stable_and_unique() {
             "drift/manual-change-to-managed-object",
             "drift/overrides-manual-change",
             "drift/unmanaged-change",
+            "governance/policy-changed-in-change",
+            "governance/waiver-added-in-change",
             "input/unreadable-manifest",
             "quorum/below-quorum",
             "quorum/even-voters",

@@ -2,14 +2,13 @@
 //! the file), then waived findings, notices and a one-line summary.
 
 use std::fmt;
-use std::sync::Arc;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
-    SourceSpan,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode, SourceSpan,
 };
 
 use super::{ordered, plural, subject, waiver_details};
+use crate::excerpt::Excerpt;
 use crate::model::{Finding, Location, Report, Severity};
 
 /// Wide enough for a snippet with a label, narrow enough to read in a CI log.
@@ -24,7 +23,8 @@ pub(super) fn render(report: &Report, color: bool) -> String {
     let mut handler = GraphicalReportHandler::new_themed(theme)
         .with_width(WIDTH)
         .with_links(false)
-        .with_break_words(false);
+        .with_break_words(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     if !color {
         handler = handler.without_syntax_highlighting();
     }
@@ -106,6 +106,48 @@ fn render_finding(handler: &GraphicalReportHandler, report: &Report, f: &Finding
         (Some(loc), None) => with_position(&f.message, loc),
         _ => f.message.clone(),
     };
+    let excerpt = source.map(|(loc, text)| {
+        let span = span_for(text, loc);
+        Excerpt::new(
+            &loc.path,
+            text,
+            span.offset(),
+            span.len(),
+            loc.line,
+            loc.column,
+        )
+    });
+    // A clipped line of a JSON document (a minified plan): say where in words a reader knows,
+    // the resource and the attribute with its value, instead of a window of raw JSON.
+    let readable = match (&f.location, &source, &excerpt) {
+        (Some(loc), Some((_, text)), Some(e)) if e.clipped.is_some() => {
+            json_place(f.change.as_deref(), loc, text)
+        }
+        _ => None,
+    };
+    let message = match (&readable, &f.location) {
+        (Some(place), Some(loc)) => format!(
+            "{message}\nat {}:{}:{}: {place}",
+            loc.path, loc.line, loc.column
+        ),
+        _ => message,
+    };
+    let snippet = match (excerpt, readable) {
+        (Some(e), None) => {
+            let title = doc.map(|d| d.title.trim()).filter(|t| !t.is_empty());
+            let label = match (title, e.clipping_note()) {
+                (Some(t), Some(note)) => Some(format!("{t} ({note})")),
+                (Some(t), None) => Some(t.to_string()),
+                (None, note) => note,
+            };
+            let span = e.span;
+            Some(Snippet {
+                source: e,
+                label: LabeledSpan::new_primary_with_span(label, span),
+            })
+        }
+        _ => None,
+    };
     let mut diag = FindingDiagnostic {
         code: f.rule.clone(),
         message,
@@ -114,16 +156,7 @@ fn render_finding(handler: &GraphicalReportHandler, report: &Report, f: &Finding
             Severity::Warn => miette::Severity::Warning,
         },
         help,
-        snippet: source.map(|(loc, text)| {
-            let label = doc
-                .map(|d| d.title.trim())
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            Snippet {
-                source: NamedSource::new(&loc.path, Arc::clone(text)),
-                label: LabeledSpan::new_primary_with_span(label, span_for(text, loc)),
-            }
-        }),
+        snippet,
     };
 
     let mut text = String::new();
@@ -140,6 +173,83 @@ fn render_finding(handler: &GraphicalReportHandler, report: &Report, f: &Finding
         return text;
     }
     format!("{}: {}: {}\n", f.severity.as_str(), f.rule, f.message)
+}
+
+/// Values longer than this (pretty-printed lines) are cut in the readable excerpt.
+const VALUE_LINES: usize = 12;
+/// Raw values larger than this are not pretty-printed (the excerpt stays bounded).
+const VALUE_BYTES: usize = 64 * 1024;
+
+/// Where a finding is in a JSON document, in the reader's terms: `aws_autoscaling_group.search:
+/// desired_capacity = 3` for a pointer into a Terraform change, with the value pretty-printed.
+fn json_place(change: Option<&str>, loc: &Location, text: &str) -> Option<String> {
+    let tokens: Vec<&str> = loc.pointer.split('/').skip(1).collect();
+    let attr_at = tokens
+        .windows(2)
+        .position(|w| matches!(w, ["change", "after" | "before"]))
+        .map(|i| i + 2);
+    let attribute = attr_at
+        .map(|i| tokens.get(i..).unwrap_or_default())
+        .unwrap_or_default()
+        .iter()
+        .fold(String::new(), |mut acc, t| {
+            let t = t.replace("~1", "/").replace("~0", "~");
+            if t.chars().all(|c| c.is_ascii_digit()) && !acc.is_empty() {
+                acc.push_str(&format!("[{t}]"));
+            } else {
+                if !acc.is_empty() {
+                    acc.push('.');
+                }
+                acc.push_str(&t);
+            }
+            acc
+        });
+    let side = match (
+        tokens.first(),
+        attr_at.and_then(|i| tokens.get(i.wrapping_sub(1))),
+    ) {
+        (Some(&"resource_drift"), _) => " (live)",
+        (_, Some(&"before")) => " (before)",
+        _ => "",
+    };
+    let subject = format!("{}{side}", change.unwrap_or(loc.pointer.as_str()));
+    let raw = text.get(loc.offset..loc.offset.saturating_add(loc.len))?;
+    if attribute.is_empty() {
+        return Some(subject);
+    }
+    let value = if raw.len() <= VALUE_BYTES {
+        // The located node may be the member (`"desired_capacity":3`) or the value alone.
+        serde_json::from_str::<serde_json::Value>(raw)
+            .ok()
+            .or_else(|| {
+                let member =
+                    serde_json::from_str::<serde_json::Value>(&format!("{{{raw}}}")).ok()?;
+                member.as_object()?.values().next().cloned()
+            })
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+    } else {
+        None
+    };
+    let value = match value {
+        Some(v) => {
+            let lines: Vec<&str> = v.lines().collect();
+            if lines.len() <= 1 {
+                v
+            } else {
+                let mut out: Vec<String> = lines
+                    .iter()
+                    .take(VALUE_LINES)
+                    .map(|l| format!("    {l}"))
+                    .collect();
+                if lines.len() > VALUE_LINES {
+                    out.push(format!("    … ({} more lines)", lines.len() - VALUE_LINES));
+                }
+                format!("\n{}", out.join("\n"))
+            }
+        }
+        None => format!("({} bytes)", crate::excerpt::thousands(raw.len())),
+    };
+    Some(format!("{subject}: {attribute} = {value}"))
 }
 
 /// `message`, then `at path:line:col` on its own line.
@@ -228,14 +338,14 @@ fn paint(color: bool, style: &str, text: &str) -> String {
 }
 
 struct Snippet {
-    source: NamedSource<Arc<str>>,
+    source: Excerpt,
     label: LabeledSpan,
 }
 
 impl fmt::Debug for Snippet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snippet")
-            .field("source", &self.source.name())
+            .field("source", &self.source)
             .field("label", &self.label)
             .finish()
     }

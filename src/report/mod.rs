@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use crate::model::{Finding, Report, Severity, WaiverNote};
 
+mod compact;
 pub(crate) mod github;
 mod human;
 mod json;
@@ -18,6 +19,7 @@ mod sarif;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Human,
+    Compact,
     Json,
     Sarif,
     Junit,
@@ -27,8 +29,9 @@ pub enum Format {
 
 impl Format {
     /// Every format, in the order they are documented.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Human,
+        Format::Compact,
         Format::Json,
         Format::Sarif,
         Format::Junit,
@@ -40,6 +43,7 @@ impl Format {
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Human => "human",
+            Format::Compact => "compact",
             Format::Json => "json",
             Format::Sarif => "sarif",
             Format::Junit => "junit",
@@ -58,7 +62,7 @@ impl fmt::Display for Format {
 /// A format name that [`Format::from_str`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown output format `{0}` (expected one of: human, json, sarif, junit, github, markdown)"
+    "unknown output format `{0}` (expected one of: human, compact, json, sarif, junit, github, markdown)"
 )]
 pub struct UnknownFormat(pub String);
 
@@ -112,6 +116,7 @@ pub fn render_with(
     let color = opts.color;
     let text = match format {
         Format::Human => human::render(report, color),
+        Format::Compact => compact::render(report),
         Format::Json => json::render(report)?,
         Format::Sarif => sarif::render(report)?,
         Format::Junit => junit::render(report, opts.fail_on)?,

@@ -111,10 +111,15 @@ impl AppState {
             builtin: opts.builtin,
             builtin_tests: false,
             paths: opts.policies.clone(),
+            sources: Vec::new(),
             timeout: opts.eval_timeout,
             ..crate::engine::PolicyOptions::default()
         };
         let policies = PolicySet::load_with(&policy_opts, config.data())?;
+        // Waivers are checked once, at start: per review they would fail every request.
+        let mut ids: Vec<String> = policies.rules.iter().map(|r| r.id.clone()).collect();
+        ids.extend(crate::rules::native().into_iter().map(|r| r.id));
+        config.check_waivers(&ids, chrono::Utc::now())?;
         Ok(Self::new(policies, config, opts, None))
     }
 
