@@ -97,7 +97,7 @@ pub struct Config {
     /// `severity:` per rule id or `family/*`: deny, warn, or off (`None`).
     pub severity: BTreeMap<String, Option<crate::model::Severity>>,
     /// Byte offsets of the `severity:` keys, for diagnostics at their line.
-    severity_at: BTreeMap<String, usize>,
+    pub severity_at: BTreeMap<String, usize>,
 }
 
 impl Default for Config {
