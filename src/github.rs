@@ -70,3 +70,48 @@ pub fn publish(report: &Report, sarif: Option<&Path>) -> Result<()> {
     }
     append("GITHUB_OUTPUT", &out)
 }
+
+/// The `::error` workflow command for a tool failure (exit 2), at its file and position when
+/// the error has them, so the failing step shows where the bad input is.
+pub fn error_annotation(e: &Error) -> String {
+    let what = match e.stage {
+        Stage::Input => "input error",
+        Stage::Observed => "observed-state error",
+        Stage::Config => "config error",
+        Stage::Policy => "policy error",
+        Stage::Output => "output error",
+        Stage::Usage => "usage error",
+    };
+    let (line, col) = e.position.unwrap_or((0, 0));
+    let message = match &e.help {
+        Some(help) => format!("{}\nhelp: {help}", e.message),
+        None => e.message.clone(),
+    };
+    report::github::annotation(
+        "error",
+        Some(e.path.as_str()),
+        line,
+        col,
+        &format!("quorate: {what}"),
+        &message,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_error_annotation_is_located_and_escaped() {
+        let e = Error::at_position(Stage::Input, "plans/a,b:c.json", 3, 7, "100% bad\r\nJSON");
+        assert_eq!(
+            error_annotation(&e),
+            "::error file=plans/a%2Cb%3Ac.json,line=3,col=7,title=quorate%3A input error::100%25 bad%0D%0AJSON\n"
+        );
+        let e = Error::usage("--timeout `x` is not a duration").with_help("e.g. 10s");
+        assert_eq!(
+            error_annotation(&e),
+            "::error title=quorate%3A usage error::--timeout `x` is not a duration%0Ahelp: e.g. 10s\n"
+        );
+    }
+}

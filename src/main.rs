@@ -30,6 +30,13 @@ fn main() -> ExitCode {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
     let cli = Cli::parse();
+    // In a GitHub Actions step a tool failure is annotated too, at its file and position.
+    let github = match &cli.command {
+        Command::Check(CheckArgs { eval, .. }) | Command::Diff(DiffArgs { eval, .. }) => {
+            eval.github || eval.format == OutputFormat::Github
+        }
+        _ => false,
+    };
     let result = match cli.command {
         Command::Check(args) => run_check(args),
         Command::Diff(args) => run_diff(args),
@@ -57,6 +64,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if github {
+                let _ = print(&quorate::github::error_annotation(&e));
+            }
             print_error(&e);
             ExitCode::from(2)
         }
@@ -259,9 +269,15 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    let fail_on = match eval.fail_on {
+        FailOn::Deny => Some(Severity::Deny),
+        FailOn::Warn => Some(Severity::Warn),
+        FailOn::Never => None,
+    };
+    let opts = |color| report::RenderOptions { color, fail_on };
     let write = |path: &std::path::Path, format: Format| -> Result<(), Error> {
         let mut buf = Vec::new();
-        report::render(report, format, false, &mut buf)
+        report::render_with(report, format, &opts(false), &mut buf)
             .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
         std::fs::write(path, &buf).map_err(|e| {
             Error::file(
@@ -278,7 +294,7 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         Some(path) => write(path, format)?,
         None => {
             let mut buf = Vec::new();
-            report::render(report, format, color, &mut buf).map_err(|e| {
+            report::render_with(report, format, &opts(color), &mut buf).map_err(|e| {
                 Error::file(quorate::error::Stage::Output, "<report>", e.to_string())
             })?;
             print(&String::from_utf8_lossy(&buf))?;
@@ -287,11 +303,7 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
     if eval.github {
         quorate::github::publish(report, eval.sarif.as_deref())?;
     }
-    let failing = match eval.fail_on {
-        FailOn::Deny => report.count(Severity::Deny),
-        FailOn::Warn => report.count(Severity::Warn),
-        FailOn::Never => 0,
-    };
+    let failing = fail_on.map_or(0, |at| report.count(at));
     Ok(u8::from(failing > 0))
 }
 

@@ -554,78 +554,64 @@ pub fn render_json(report: &TestReport) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
-/// XML escaping shared with the JUnit reporter (attribute-safe, so it serves text too).
-fn xml(s: &str) -> String {
-    crate::report::junit::attr(s)
-}
-
-/// JUnit XML: one suite per file, one case per test.
+/// JUnit XML (quick-junit, like `check --format junit`): one suite per file, one case per test,
+/// with `file` and `line`.
 pub fn render_junit(report: &TestReport) -> String {
-    let mut files: Vec<&str> = report.results.iter().map(|r| r.file.as_str()).collect();
-    files.dedup();
-    let files: Vec<&str> = {
-        let mut seen = BTreeSet::new();
-        files.into_iter().filter(|f| seen.insert(*f)).collect()
-    };
-    let total: f64 = report
-        .results
-        .iter()
-        .map(|r| r.duration.as_secs_f64())
-        .sum();
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    s.push_str(&format!(
-        "<testsuites name=\"quorate test\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n",
-        report.results.len(),
-        report.failed(),
-        report.errors(),
-        report.skipped()
-    ));
-    for file in files {
-        let rs: Vec<&TestResult> = report.results.iter().filter(|r| r.file == file).collect();
-        let count = |f: &dyn Fn(&Status) -> bool| rs.iter().filter(|r| f(&r.status)).count();
-        s.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-            xml(file),
-            rs.len(),
-            count(&|s| *s == Status::Fail),
-            count(&|s| matches!(s, Status::Error(_))),
-            count(&|s| *s == Status::Skip),
-            rs.iter().map(|r| r.duration.as_secs_f64()).sum::<f64>()
-        ));
-        for r in rs {
-            let (class, name) = match r.kind {
-                Kind::Rule => r.name.rsplit_once('.').unwrap_or(("", &r.name)),
-                Kind::Case => (file, r.name.as_str()),
-            };
-            s.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.3}\"",
-                xml(class),
-                xml(name),
-                xml(&r.file),
-                r.line,
-                r.duration.as_secs_f64()
-            ));
-            let body = r.output.join("\n");
-            match &r.status {
-                Status::Pass => s.push_str(" />\n"),
-                Status::Skip => s.push_str(">\n      <skipped />\n    </testcase>\n"),
-                Status::Fail => s.push_str(&format!(
-                    ">\n      <failure message=\"{} failed at {}\">{}</failure>\n    </testcase>\n",
-                    xml(&r.name),
-                    xml(&at(r)),
-                    xml(&body)
-                )),
-                Status::Error(e) => s.push_str(&format!(
-                    ">\n      <error message=\"{}\">{}</error>\n    </testcase>\n",
-                    xml(e),
-                    xml(&body)
-                )),
+    use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for r in &report.results {
+        let (class, name) = match r.kind {
+            Kind::Rule => r.name.rsplit_once('.').unwrap_or(("", &r.name)),
+            Kind::Case => (r.file.as_str(), r.name.as_str()),
+        };
+        let body = r.output.join("\n");
+        let status = match &r.status {
+            Status::Pass => TestCaseStatus::success(),
+            Status::Skip => TestCaseStatus::skipped(),
+            Status::Fail => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{} failed at {}", r.name, at(r)));
+                if !body.is_empty() {
+                    s.set_description(body.as_str());
+                }
+                s
+            }
+            Status::Error(e) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(e.as_str());
+                if !body.is_empty() {
+                    s.set_description(body.as_str());
+                }
+                s
+            }
+        };
+        let mut case = TestCase::new(name, status);
+        case.set_classname(class).set_time(r.duration);
+        case.extra.insert("file".into(), r.file.as_str().into());
+        case.extra.insert("line".into(), r.line.to_string().into());
+        match suites.iter_mut().find(|s| s.name.as_str() == r.file) {
+            Some(s) => {
+                s.add_test_case(case);
+            }
+            None => {
+                let mut s = TestSuite::new(r.file.as_str());
+                s.add_test_case(case);
+                suites.push(s);
             }
         }
-        s.push_str("  </testsuite>\n");
     }
-    s.push_str("</testsuites>\n");
-    s
+    for s in &mut suites {
+        let time = s.test_cases.iter().filter_map(|c| c.time).sum();
+        s.set_time(time);
+    }
+    let mut junit = Junit::new("quorate test");
+    junit.set_time(report.results.iter().map(|r| r.duration).sum());
+    junit.add_test_suites(suites);
+    // Serializing into memory only fails on a quick-xml bug; say so in the output, not a panic.
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->\n"))
 }
 
 #[cfg(test)]
@@ -664,10 +650,18 @@ mod tests {
         );
         assert!(!report.ok());
         let xml = render_junit(&report);
+        let r = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!((r.tests, r.failures, r.errors), (3, 1, 1), "{xml}");
+        assert_eq!(r.test_suites[0].name.as_str(), "p_test.rego");
+        let b = &r.test_suites[0].test_cases[1];
+        assert_eq!(b.name.as_str(), "test_b");
+        assert_eq!(b.classname.as_ref().unwrap().as_str(), "data.p");
+        assert_eq!(b.extra.get("file").unwrap().as_str(), "p_test.rego");
+        assert_eq!(b.extra.get("line").unwrap().as_str(), "3");
         assert!(
-            xml.contains("<failure message=\"data.p.test_b failed at p_test.rego:3\">"),
+            xml.contains("<failure message=\"data.p.test_b failed at p_test.rego:3\"/>"),
             "{xml}"
         );
-        assert!(xml.contains("<error message=\"boom\">"), "{xml}");
+        assert!(xml.contains("<error message=\"boom\"/>"), "{xml}");
     }
 }

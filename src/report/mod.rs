@@ -5,10 +5,10 @@ use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use crate::model::{Finding, Report, WaiverNote};
+use crate::model::{Finding, Report, Severity, WaiverNote};
 
 mod compact;
-mod github;
+pub(crate) mod github;
 mod human;
 mod json;
 pub(crate) mod junit;
@@ -77,14 +77,49 @@ impl FromStr for Format {
     }
 }
 
-/// Write `report` to `out` in `format`. `color` only affects [`Format::Human`].
+/// What a reporter may need beyond the report itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Colors; only [`Format::Human`] has any.
+    pub color: bool,
+    /// `--fail-on`: the lowest severity that fails the run, `None` for `never`. JUnit marks
+    /// only these findings as failures, so a test viewer agrees with the exit code.
+    pub fail_on: Option<Severity>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            color: false,
+            fail_on: Some(Severity::Deny),
+        }
+    }
+}
+
+/// Write `report` to `out` in `format`, with the default `--fail-on deny`. `color` only
+/// affects [`Format::Human`].
 pub fn render(report: &Report, format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let opts = RenderOptions {
+        color,
+        ..RenderOptions::default()
+    };
+    render_with(report, format, &opts, out)
+}
+
+/// Write `report` to `out` in `format`.
+pub fn render_with(
+    report: &Report,
+    format: Format,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let color = opts.color;
     let text = match format {
         Format::Human => human::render(report, color),
         Format::Compact => compact::render(report),
         Format::Json => json::render(report)?,
         Format::Sarif => sarif::render(report)?,
-        Format::Junit => junit::render(report),
+        Format::Junit => junit::render(report, opts.fail_on)?,
         Format::Github => github::render(report),
         Format::Markdown => markdown::render(report),
     };
