@@ -149,6 +149,7 @@ pub fn build_input_with(
         context: Value::Object(Default::default()),
     };
     crate::effects::apply(&mut set, &config, &inputs.live);
+    crate::freeze::publish(&mut set, &config.freezes);
     Ok((set, inputs, config))
 }
 

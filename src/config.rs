@@ -98,6 +98,8 @@ pub struct Config {
     pub severity: BTreeMap<String, Option<crate::model::Severity>>,
     /// Byte offsets of the `severity:` keys, for diagnostics at their line.
     pub severity_at: BTreeMap<String, usize>,
+    /// `freezes:`: change freezes, open ones published as `input.context.freezes`.
+    pub freezes: Vec<crate::freeze::Freeze>,
 }
 
 impl Default for Config {
@@ -116,6 +118,7 @@ impl Default for Config {
             waiver_max_days: DEFAULT_WAIVER_MAX_DAYS,
             severity: BTreeMap::new(),
             severity_at: BTreeMap::new(),
+            freezes: Vec::new(),
         }
     }
 }
@@ -153,6 +156,86 @@ pub fn parse_duration_ms(s: &str) -> Option<u64> {
         any = true;
     }
     (any && num.is_empty()).then_some(total_ms)
+}
+
+/// One `freezes:` entry (the schema has checked its shape); bad times, cron expressions and
+/// time zones are errors at their line.
+fn parse_freeze(
+    i: usize,
+    f: &Value,
+    at: &dyn Fn(&str, String) -> Error,
+) -> Result<crate::freeze::Freeze> {
+    use crate::freeze::{Freeze, Window};
+    let get = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default();
+    let name = get("name").to_string();
+    let time = |k: &str| -> Result<DateTime<Utc>> {
+        let text = get(k);
+        crate::sources::parse_time(text).ok_or_else(|| {
+            at(
+                &format!("/freezes/{i}/{k}"),
+                format!("/freezes/{i}/{k}: `{text}` is not an RFC 3339 time (2026-11-27T00:00:00-05:00)"),
+            )
+        })
+    };
+    let window = if f.get("cron").is_some() {
+        let expression = get("cron").to_string();
+        let cron = crate::freeze::parse_cron(&expression).map_err(|why| {
+            at(
+                &format!("/freezes/{i}/cron"),
+                format!("/freezes/{i}/cron: `{expression}`: {why}"),
+            )
+        })?;
+        let zone = f.get("timezone").and_then(Value::as_str).unwrap_or("UTC");
+        let tz = crate::freeze::parse_tz(zone).map_err(|why| {
+            at(
+                &format!("/freezes/{i}/timezone"),
+                format!("/freezes/{i}/timezone: `{zone}` is not a time zone ({why})"),
+            )
+        })?;
+        let text = get("duration");
+        let secs = parse_duration(text).filter(|s| *s > 0).ok_or_else(|| {
+            at(
+                &format!("/freezes/{i}/duration"),
+                format!("/freezes/{i}/duration: `{text}` is not a duration"),
+            )
+        })?;
+        Window::Cron {
+            cron: Box::new(cron),
+            expression,
+            duration: chrono::Duration::seconds(secs.min(i64::MAX as u64) as i64),
+            tz,
+        }
+    } else {
+        let (from, to) = (time("from")?, time("to")?);
+        if to <= from {
+            return Err(at(
+                &format!("/freezes/{i}/to"),
+                format!("/freezes/{i}/to is not after `from`"),
+            ));
+        }
+        Window::Range { from, to }
+    };
+    let labels = f
+        .get("labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Freeze {
+        name,
+        reason: get("reason").to_string(),
+        window,
+        groups: strings(f.get("groups")),
+        namespaces: strings(f.get("namespaces")),
+        labels,
+        scale_downs_only: f
+            .get("scale_downs_only")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
 }
 
 /// The strings of a YAML/JSON list (other items ignored; absent: empty).
@@ -252,6 +335,15 @@ impl Config {
         cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
         if let Some(n) = v.get("waiver_max_days").and_then(Value::as_u64) {
             cfg.waiver_max_days = n;
+        }
+        for (i, f) in v
+            .get("freezes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            cfg.freezes.push(parse_freeze(i, f, &at)?);
         }
         for (rule, level) in v
             .get("severity")

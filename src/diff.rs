@@ -312,6 +312,7 @@ pub fn build_input_from(
         context: json!({"git": {"base": changes.base, "head": changes.head, "dirty": changes.dirty, "files": changes.files.len()}}),
     };
     crate::effects::apply(&mut set, &config, &inputs.live);
+    crate::freeze::publish(&mut set, &config.freezes);
     Ok((set, inputs, config))
 }
 

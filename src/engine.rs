@@ -33,6 +33,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../policies/quorum.rego"),
     ),
     (
+        "policies/freeze.rego",
+        include_str!("../policies/freeze.rego"),
+    ),
+    (
         "policies/lib_test.rego",
         include_str!("../policies/lib_test.rego"),
     ),
@@ -47,6 +51,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "policies/quorum_test.rego",
         include_str!("../policies/quorum_test.rego"),
+    ),
+    (
+        "policies/freeze_test.rego",
+        include_str!("../policies/freeze_test.rego"),
     ),
 ];
 

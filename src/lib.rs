@@ -17,6 +17,7 @@ pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod excerpt;
+pub mod freeze;
 pub mod git;
 pub mod github;
 pub mod governance;

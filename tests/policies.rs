@@ -66,6 +66,7 @@ fn rule_ids_are_stable_and_unique() {
             "drift/manual-change-to-managed-object",
             "drift/overrides-manual-change",
             "drift/unmanaged-change",
+            "freeze/change-during-freeze",
             "governance/policy-changed-in-change",
             "governance/waiver-added-in-change",
             "input/unreadable-manifest",

@@ -320,6 +320,7 @@ pub fn build(
     }
     set.context = json!({ "admission": context });
     crate::effects::apply(&mut set, config, &BTreeMap::new());
+    crate::freeze::publish(&mut set, &config.freezes);
     set
 }
 
