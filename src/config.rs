@@ -100,6 +100,9 @@ pub struct Config {
     pub severity_at: BTreeMap<String, usize>,
     /// `freezes:`: change freezes, open ones published as `input.context.freezes`.
     pub freezes: Vec<crate::freeze::Freeze>,
+    /// `break_glass.allowed`: users and groups whose `quorate.dev/break-glass` annotation lets
+    /// a denied admission request through (with a warning, audit annotations and a metric).
+    pub break_glass_allowed: Vec<String>,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             severity: BTreeMap::new(),
             severity_at: BTreeMap::new(),
             freezes: Vec::new(),
+            break_glass_allowed: Vec::new(),
         }
     }
 }
@@ -333,6 +337,7 @@ impl Config {
         }
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
         cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
+        cfg.break_glass_allowed = strings(v.pointer("/break_glass/allowed"));
         if let Some(n) = v.get("waiver_max_days").and_then(Value::as_u64) {
             cfg.waiver_max_days = n;
         }

@@ -59,7 +59,7 @@ impl Metrics {
         let in_flight = Gauge::default();
         registry.register(
             "admission_requests",
-            "AdmissionReviews answered, by operation and verdict (allowed, denied, error, shed)",
+            "AdmissionReviews answered, by operation and verdict (allowed, denied, break-glass, error, shed)",
             requests.clone(),
         );
         registry.register(

@@ -316,6 +316,7 @@ async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
         _ => None,
     };
     let task_state = st.clone();
+    let glass = review::break_glass(&review.request, &inner.config.break_glass_allowed);
     let request = std::mem::take(&mut review.request);
     let gauge = inner.metrics.in_flight().clone();
     let task = tokio::task::spawn_blocking(move || {
@@ -347,7 +348,17 @@ async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
             for f in &report.findings {
                 inner.metrics.finding(&f.rule, f.severity.as_str());
             }
-            review::from_report(review, &report)
+            let answer = review::from_report_with(review, &report, glass.as_ref());
+            if let Some(g) = &glass {
+                // Never silent: one line on stderr for the audit trail, whatever the outcome.
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"event": "break-glass", "uid": review.uid, "user": g.user, "ticket": g.ticket,
+                        "allowed": g.allowed, "verdict": answer.verdict,
+                        "rules": report.findings.iter().filter(|f| f.severity == crate::model::Severity::Deny).map(|f| f.rule.as_str()).collect::<Vec<_>>()})
+                );
+            }
+            answer
         }
         Ok(Ok(Err(e))) => review::unjudged(
             review,

@@ -123,8 +123,57 @@ fn clip(s: &str, max: usize) -> String {
     format!("{}...", s.get(..end).unwrap_or_default())
 }
 
+/// The annotation that asks to let a denied request through.
+pub const BREAK_GLASS: &str = "quorate.dev/break-glass";
+
+/// A break-glass request: who asked, with which ticket, and whether they may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGlass {
+    pub ticket: String,
+    pub user: String,
+    pub allowed: bool,
+}
+
+/// Reads the break-glass annotation of the request's object (or, for a DELETE, the old
+/// object) and checks the user and groups against `break_glass.allowed`.
+pub fn break_glass(request: &Value, allowed: &[String]) -> Option<BreakGlass> {
+    let ticket = ["/object", "/oldObject"].iter().find_map(|side| {
+        request
+            .pointer(&format!("{side}/metadata/annotations"))
+            .and_then(|a| a.get(BREAK_GLASS))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    })?;
+    let user = request
+        .pointer("/userInfo/username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let groups: Vec<&str> = request
+        .pointer("/userInfo/groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let ok = allowed
+        .iter()
+        .any(|a| a == user || groups.iter().any(|g| g == a));
+    Some(BreakGlass {
+        ticket: clip(ticket, 256),
+        user: user.to_string(),
+        allowed: ok,
+    })
+}
+
 /// The answer to a judged review.
 pub fn from_report(review: &Review, report: &Report) -> Answer {
+    from_report_with(review, report, None)
+}
+
+/// The answer to a judged review, with a break-glass request taken into account: an allowed
+/// one lets the denial through, loudly; a refused one says why in the denial.
+pub fn from_report_with(review: &Review, report: &Report, glass: Option<&BreakGlass>) -> Answer {
     let deny: Vec<_> = report
         .findings
         .iter()
@@ -172,13 +221,45 @@ pub fn from_report(review: &Review, report: &Report) -> Answer {
             audit.insert(key.into(), Value::from(value));
         }
     }
-    let mut response = json!({"uid": review.uid, "allowed": deny.is_empty()});
-    if !deny.is_empty() {
+    let broken = glass.filter(|g| g.allowed && !deny.is_empty());
+    if let Some(g) = broken {
+        let rules = ids(Severity::Deny);
+        warnings.insert(
+            0,
+            clip(
+                &format!(
+                    "quorate: break-glass by {} ({}) overrides: {rules}",
+                    g.user, g.ticket
+                ),
+                512,
+            ),
+        );
+        audit.insert(
+            "break-glass".into(),
+            Value::from(format!("{}: {}", g.user, g.ticket)),
+        );
+        audit.insert("overridden-rules".into(), Value::from(rules));
+        audit.remove("deny-rules");
+    }
+    let allowed = deny.is_empty() || broken.is_some();
+    let mut response = json!({"uid": review.uid, "allowed": allowed});
+    if !allowed {
         let text: Vec<String> = deny
             .iter()
             .map(|f| format!("{}: {}", f.rule, f.message))
             .collect();
-        let message = clip(&format!("quorate: {}", text.join("; ")), MAX_MESSAGE);
+        let mut text = text.join("; ");
+        if let Some(g) = glass.filter(|g| !g.allowed) {
+            text = format!(
+                "{text}; break-glass refused: {} is not in break_glass.allowed",
+                g.user
+            );
+            audit.insert(
+                "break-glass-refused".into(),
+                Value::from(format!("{}: {}", g.user, g.ticket)),
+            );
+        }
+        let message = clip(&format!("quorate: {text}"), MAX_MESSAGE);
         set_key(
             &mut response,
             "status",
@@ -192,7 +273,13 @@ pub fn from_report(review: &Review, report: &Report) -> Answer {
         set_key(&mut response, "auditAnnotations", Value::Object(audit));
     }
     Answer {
-        verdict: if deny.is_empty() { "allowed" } else { "denied" },
+        verdict: if broken.is_some() {
+            "break-glass"
+        } else if deny.is_empty() {
+            "allowed"
+        } else {
+            "denied"
+        },
         body: envelope(&review.api_version, response),
     }
 }
