@@ -46,6 +46,8 @@ pub struct ErrorInner {
     pub help: Option<String>,
     /// The quoted place: its line, clipped around the span when long.
     src: Option<Excerpt>,
+    /// More errors found in the same run (all schema errors of a config file at once).
+    related: Vec<Error>,
     span: Option<SourceSpan>,
 }
 
@@ -69,6 +71,7 @@ impl Error {
             help: None,
             src: None,
             span: None,
+            related: Vec::new(),
         }))
     }
 
@@ -87,6 +90,7 @@ impl Error {
             help: None,
             src: Some(excerpt),
             span: Some(span),
+            related: Vec::new(),
         }))
     }
 
@@ -115,6 +119,17 @@ impl Error {
         let mut e = Error::file(stage, path, message);
         e.0.position = Some((line, column));
         e
+    }
+
+    /// Adds errors found in the same run; they are shown after this one.
+    pub fn with_related(mut self, related: Vec<Error>) -> Self {
+        self.0.related = related;
+        self
+    }
+
+    /// How many errors this one stands for (itself and the related ones).
+    pub fn count(&self) -> usize {
+        1 + self.related.len()
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -150,6 +165,13 @@ impl Diagnostic for Error {
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.src.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|e| e as &dyn Diagnostic)))
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {

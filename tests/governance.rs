@@ -306,3 +306,30 @@ fn severities_per_rule_and_per_family() {
         stderr(&out)
     );
 }
+
+/// Every config error in one run, each at its line, with "did you mean" for a misspelt key.
+#[test]
+fn all_config_errors_are_reported_at_once() {
+    let dir = plan_dir(
+        "stabilisation_window: 10m\ngroups:\n  a:\n    qourum: 3\nmax_observed_age: soon\n",
+    );
+    let out = check(dir.path());
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    let lines: Vec<usize> = ["quorate.yaml:1:", "quorate.yaml:4:", "quorate.yaml:5:"]
+        .iter()
+        .map(|at| {
+            err.find(at)
+                .unwrap_or_else(|| panic!("{at} missing: {err}"))
+        })
+        .collect();
+    assert!(
+        lines.windows(2).all(|w| w[0] < w[1]),
+        "in file order: {err}"
+    );
+    assert!(
+        err.contains("did you mean `stabilization_window`?"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `quorum`?"), "{err}");
+}
