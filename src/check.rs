@@ -194,6 +194,26 @@ pub fn evaluate(
         })
         .collect();
     let off = before - findings.len();
+    // At admission, `admission.scope` limits which objects a rule judges.
+    if set.mode == crate::model::Mode::Admission && !config.admission_scope.is_empty() {
+        findings.retain(|f| {
+            let Some(scope) = config.scope_of(&f.rule) else {
+                return true;
+            };
+            let change = f
+                .change
+                .as_deref()
+                .and_then(|id| set.changes.iter().find(|c| c.id == id));
+            change.is_none_or(|c| {
+                let ns = c
+                    .group
+                    .as_deref()
+                    .and_then(|g| g.split('/').next())
+                    .unwrap_or("");
+                scope.admits(ns, &c.labels)
+            })
+        });
+    }
     let (conftest_found, conftest_exempted) = crate::conftest::findings(policies, inputs)?;
     findings.extend(conftest_found);
     findings.sort_by(|a, b| {

@@ -21,6 +21,23 @@ pub struct GroupConfig {
     pub aliases: Vec<String>,
 }
 
+/// Which objects a rule judges at admission: namespaces (all when empty), namespaces left out,
+/// and labels the object must carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Scope {
+    pub fn admits(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace))
+            && !self.exclude_namespaces.iter().any(|n| n == namespace)
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Waiver {
     pub rule: String,
@@ -100,6 +117,8 @@ pub struct Config {
     pub severity_at: BTreeMap<String, usize>,
     /// `freezes:`: change freezes, open ones published as `input.context.freezes`.
     pub freezes: Vec<crate::freeze::Freeze>,
+    /// `admission.scope`: per rule id or `family/*`, which objects the rule judges at admission.
+    pub admission_scope: BTreeMap<String, Scope>,
     /// `break_glass.allowed`: users and groups whose `quorate.dev/break-glass` annotation lets
     /// a denied admission request through (with a warning, audit annotations and a metric).
     pub break_glass_allowed: Vec<String>,
@@ -123,6 +142,7 @@ impl Default for Config {
             severity_at: BTreeMap::new(),
             freezes: Vec::new(),
             break_glass_allowed: Vec::new(),
+            admission_scope: BTreeMap::new(),
         }
     }
 }
@@ -338,6 +358,30 @@ impl Config {
         cfg.gitops_controllers = strings(v.pointer("/gitops/controllers"));
         cfg.drift_deny_attributes = strings(v.pointer("/drift/deny_attributes"));
         cfg.break_glass_allowed = strings(v.pointer("/break_glass/allowed"));
+        for (rule, sc) in v
+            .pointer("/admission/scope")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let labels = sc
+                .get("labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            cfg.admission_scope.insert(
+                rule.clone(),
+                Scope {
+                    namespaces: strings(sc.get("namespaces")),
+                    exclude_namespaces: strings(sc.get("exclude_namespaces")),
+                    labels,
+                },
+            );
+        }
         if let Some(n) = v.get("waiver_max_days").and_then(Value::as_u64) {
             cfg.waiver_max_days = n;
         }
@@ -518,6 +562,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The admission scope of a rule: its own entry, else its family's.
+    pub fn scope_of(&self, rule: &str) -> Option<&Scope> {
+        let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
+        self.admission_scope
+            .get(rule)
+            .or_else(|| self.admission_scope.get(&family))
     }
 
     /// The severity a finding of `rule` at `severity` has under `severity:` (the rule's own

@@ -103,3 +103,28 @@ fn a_group_may_be_allowed() {
     let (code, answer, _) = judge("break_glass:\n  allowed: [oncall-leads]\n", &review);
     assert_eq!(code, 0, "{answer}");
 }
+
+/// `admission.scope` limits which objects a rule (or a family) judges at admission.
+#[test]
+fn admission_scope_limits_what_a_rule_judges() {
+    let p = root().join("testdata/admission/statefulset-5-to-3-denied.json");
+    let review: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let allowed = |config: &str| judge(config, &review).1["response"]["allowed"].clone();
+    assert_eq!(allowed("{}\n"), false);
+    assert_eq!(
+        allowed("admission:\n  scope:\n    quorum/*:\n      exclude_namespaces: [platform]\n"),
+        true
+    );
+    assert_eq!(
+        allowed("admission:\n  scope:\n    quorum/*:\n      namespaces: [search]\n"),
+        true
+    );
+    assert_eq!(
+        allowed("admission:\n  scope:\n    quorum/*:\n      labels: {app: etcd}\n"),
+        false
+    );
+    assert_eq!(
+        allowed("admission:\n  scope:\n    quorum/*:\n      labels: {app: other}\n"),
+        true
+    );
+}
