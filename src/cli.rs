@@ -281,6 +281,14 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub insecure_http: bool,
 
+    /// Decision log level on stderr: error, warn, info (denials, shed, failed, break-glass), debug (allows too), off
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Decision log format: json (one object per line) or text
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    pub log_format: String,
+
     /// Configuration file (default: ./quorate.yaml if present)
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,

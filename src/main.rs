@@ -188,6 +188,7 @@ fn run_review(args: &CheckArgs) -> Result<u8, Error> {
         eval_timeout: timeout,
         ..quorate::webhook::ServeOptions::default()
     };
+    quorate::webhook::init_logging("info", true)?;
     let (answer, judged) = quorate::webhook::review_offline(&opts, src.text.as_bytes(), cluster)?;
     let text = serde_json::to_string_pretty(&answer)
         .map_err(|e| Error::usage(format!("answer does not serialize: {e}")))?;

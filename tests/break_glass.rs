@@ -63,11 +63,21 @@ fn an_allowed_identity_breaks_glass_loudly() {
             .contains("quorum/"),
         "{answer}"
     );
-    let line: Value =
-        serde_json::from_str(log.lines().find(|l| l.contains("break-glass")).unwrap()).unwrap();
-    assert_eq!(
-        (line["user"].as_str(), line["allowed"].as_bool()),
-        (Some("alice"), Some(true)),
+    // The decision log: one JSON line with who broke glass, the ticket and the rules overridden.
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"event\":\"decision\""))
+        .unwrap();
+    let line: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert_eq!(line["user"], "alice", "{line}");
+    assert_eq!(line["verdict"], "break-glass", "{line}");
+    assert!(
+        line["break_glass"].as_str().unwrap().contains("INC-4711"),
+        "{line}"
+    );
+    assert!(
+        line["rules"].as_str().unwrap().contains("quorum/"),
         "{line}"
     );
 }
@@ -92,7 +102,11 @@ fn an_identity_not_allowed_is_refused_and_told_why() {
         r["auditAnnotations"]["break-glass-refused"].is_string(),
         "{answer}"
     );
-    assert!(log.contains("\"allowed\":false"), "{log}");
+    assert!(
+        log.contains("\"verdict\":\"denied\"")
+            && log.contains("\"break_glass_refused\":\"mallory: INC-4711"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -362,8 +362,9 @@ async fn probes_and_metrics() {
     let (status, _, text) = call(&state, "GET", "/metrics", vec![]).await;
     assert_eq!(status, StatusCode::OK);
     for want in [
-        "quorate_admission_requests_total{operation=\"UPDATE\",verdict=\"denied\"} 1",
-        "quorate_admission_requests_total{operation=\"unknown\",verdict=\"error\"} 1",
+        "quorate_admission_requests_total{operation=\"UPDATE\",subresource=\"\",resource_kind=\"statefulsets\",dry_run=\"false\",verdict=\"denied\"} 1",
+        "quorate_admission_requests_total{operation=\"unknown\",subresource=\"\",resource_kind=\"\",dry_run=\"false\",verdict=\"error\"} 1",
+        "quorate_evaluation_errors_total{reason=\"lookup-unavailable\"} 0",
         "quorate_admission_request_duration_seconds_bucket{",
         "quorate_findings_total{rule=\"quorum/multiple-voters-at-once\",severity=\"deny\"} 1",
         "# EOF",

@@ -12,8 +12,62 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// CREATE, UPDATE, DELETE, CONNECT, or unknown (an unreadable review).
     pub operation: String,
+    /// `scale`, `eviction`..., empty for the object itself.
+    pub subresource: String,
+    /// The resource (`statefulsets`, `pods`...), as the webhook configuration selects them.
+    pub resource_kind: String,
+    pub dry_run: String,
     pub verdict: String,
+}
+
+/// What a request is, for metrics and logs.
+#[derive(Clone, Debug, Default)]
+pub struct RequestInfo {
+    pub operation: String,
+    pub subresource: String,
+    pub resource_kind: String,
+    pub dry_run: bool,
+    pub uid: String,
+    pub user: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RequestInfo {
+    pub fn unknown() -> Self {
+        RequestInfo {
+            operation: "unknown".into(),
+            ..RequestInfo::default()
+        }
+    }
+
+    pub fn of(request: &serde_json::Value) -> Self {
+        let s = |p: &str| {
+            request
+                .pointer(p)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .chars()
+                .take(253)
+                .collect::<String>()
+        };
+        let operation = match s("/operation").as_str() {
+            op @ ("CREATE" | "UPDATE" | "DELETE" | "CONNECT") => op.to_string(),
+            _ => "unknown".into(),
+        };
+        RequestInfo {
+            operation,
+            subresource: s("/subResource"),
+            resource_kind: s("/resource/resource"),
+            dry_run: request.get("dryRun").and_then(serde_json::Value::as_bool) == Some(true),
+            uid: s("/uid"),
+            user: s("/userInfo/username"),
+            namespace: s("/namespace"),
+            name: s("/name"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,12 +113,12 @@ impl Metrics {
         let in_flight = Gauge::default();
         registry.register(
             "admission_requests",
-            "AdmissionReviews answered, by operation and verdict (allowed, denied, break-glass, error, shed)",
+            "AdmissionReviews answered, by operation, subresource, resource kind, dry run and verdict (allowed, denied, break-glass, error, shed)",
             requests.clone(),
         );
         registry.register(
             "admission_request_duration_seconds",
-            "Time to answer an AdmissionReview, by operation and verdict",
+            "Time to answer an AdmissionReview, by operation, subresource, resource kind, dry run and verdict",
             latency.clone(),
         );
         registry.register(
@@ -77,6 +131,14 @@ impl Metrics {
             "Reviews that could not be judged (policy error, timeout, lookup cache unavailable)",
             errors.clone(),
         );
+        // Present from the start, at 0: a dashboard's rate() needs the series before the first error.
+        for reason in ["evaluation", "overloaded", "lookup-unavailable"] {
+            errors
+                .get_or_create(&ErrorLabels {
+                    reason: reason.to_string(),
+                })
+                .get();
+        }
         registry.register(
             "evaluations_in_flight",
             "Policy evaluations running now",
@@ -92,9 +154,12 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, operation: &str, verdict: &str, seconds: f64) {
+    pub fn request(&self, info: &RequestInfo, verdict: &str, seconds: f64) {
         let labels = RequestLabels {
-            operation: operation.to_string(),
+            operation: info.operation.clone(),
+            subresource: info.subresource.clone(),
+            resource_kind: info.resource_kind.clone(),
+            dry_run: info.dry_run.to_string(),
             verdict: verdict.to_string(),
         };
         self.requests.get_or_create(&labels).inc();

@@ -230,7 +230,12 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
     let m = &st.inner.metrics;
     let limit = st.inner.max_body_bytes;
     let error = |status: StatusCode, message: String| {
-        m.request("unknown", "error", started.elapsed().as_secs_f64());
+        m.request(
+            &metrics::RequestInfo::unknown(),
+            "error",
+            started.elapsed().as_secs_f64(),
+        );
+        tracing::warn!(event = "unreadable", verdict = "error", error = %message, "request refused");
         json_response(status, &json!({"error": message}))
     };
     let declared = headers
@@ -261,11 +266,16 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
     let mut review = match review::read(&bytes) {
         Ok(r) => r,
         Err(e) => {
-            m.request("unknown", "error", started.elapsed().as_secs_f64());
+            m.request(
+                &metrics::RequestInfo::unknown(),
+                "error",
+                started.elapsed().as_secs_f64(),
+            );
+            tracing::warn!(event = "unreadable", verdict = "error", error = %e.message, "review refused");
             return json_response(StatusCode::BAD_REQUEST, &e.body());
         }
     };
-    let operation = review::operation_label(&review.request);
+    let info = metrics::RequestInfo::of(&review.request);
     let answer = judge(&st, &mut review).await;
     if answer.verdict == "error" || answer.verdict == "shed" {
         m.error(match answer.verdict {
@@ -273,8 +283,84 @@ async fn validate(State(st): State<AppState>, headers: HeaderMap, body: Body) ->
             _ => "evaluation",
         });
     }
-    m.request(operation, answer.verdict, started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    m.request(&info, answer.verdict, elapsed.as_secs_f64());
+    log_decision(&info, &answer, elapsed);
     json_response(StatusCode::OK, &answer.body)
+}
+
+/// One log line per decision that is not a plain allow (denied, shed, failed, break-glass),
+/// with who asked for what, the rules and the time; allows at debug level.
+fn log_decision(info: &metrics::RequestInfo, answer: &review::Answer, elapsed: Duration) {
+    let response = answer.body.get("response");
+    let audit = |k: &str| {
+        response
+            .and_then(|r| r.pointer(&format!("/auditAnnotations/{k}")))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let rules = [audit("deny-rules"), audit("overridden-rules")].concat();
+    let message = response
+        .and_then(|r| r.pointer("/status/message"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    macro_rules! decision {
+        ($level:ident) => {
+            tracing::$level!(
+                event = "decision",
+                uid = %info.uid,
+                user = %info.user,
+                operation = %info.operation,
+                subresource = %info.subresource,
+                resource = %info.resource_kind,
+                namespace = %info.namespace,
+                name = %info.name,
+                dry_run = info.dry_run,
+                verdict = answer.verdict,
+                rules = %rules,
+                break_glass = %audit("break-glass"),
+                break_glass_refused = %audit("break-glass-refused"),
+                error = %audit("error"),
+                status_message = %message,
+                duration_ms = ms,
+                "admission decision"
+            )
+        };
+    }
+    match answer.verdict {
+        "allowed" => decision!(debug),
+        "denied" => decision!(info),
+        _ => decision!(warn),
+    }
+}
+
+/// Initializes the decision log: JSON lines (default) or text, on stderr, at `level`.
+pub fn init_logging(level: &str, json: bool) -> Result<()> {
+    let filter = match level {
+        "error" => tracing::level_filters::LevelFilter::ERROR,
+        "warn" => tracing::level_filters::LevelFilter::WARN,
+        "info" => tracing::level_filters::LevelFilter::INFO,
+        "debug" => tracing::level_filters::LevelFilter::DEBUG,
+        "off" => tracing::level_filters::LevelFilter::OFF,
+        other => {
+            return Err(Error::usage(format!(
+                "--log-level `{other}`: expected error, warn, info, debug or off"
+            )))
+        }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second initialization (tests, offline runs) keeps the first subscriber.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+    Ok(())
 }
 
 /// Judges a review; its `request` is moved to the evaluation task (uid and apiVersion stay).
@@ -349,15 +435,6 @@ async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
                 inner.metrics.finding(&f.rule, f.severity.as_str());
             }
             let answer = review::from_report_with(review, &report, glass.as_ref());
-            if let Some(g) = &glass {
-                // Never silent: one line on stderr for the audit trail, whatever the outcome.
-                eprintln!(
-                    "{}",
-                    serde_json::json!({"event": "break-glass", "uid": review.uid, "user": g.user, "ticket": g.ticket,
-                        "allowed": g.allowed, "verdict": answer.verdict,
-                        "rules": report.findings.iter().filter(|f| f.severity == crate::model::Severity::Deny).map(|f| f.rule.as_str()).collect::<Vec<_>>()})
-                );
-            }
             answer
         }
         Ok(Ok(Err(e))) => review::unjudged(
@@ -508,31 +585,29 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         } else {
             "lookups off"
         };
+        // The handler is installed before "listening" is said: a SIGTERM right after it (a
+        // rolling restart, a test) is a graceful shutdown, not a kill.
+        let signal = shutdown_signal();
         eprintln!("quorate serve: listening on {} ({scheme})", running.addr);
-        shutdown_signal().await;
+        signal.await;
         eprintln!("quorate serve: shutting down");
         running.shutdown().await
     })
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM handler now and returns the wait for it (or Ctrl-C).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = tokio::signal::ctrl_c() => {},
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -594,6 +669,7 @@ pub fn options_from_args(args: &crate::cli::ServeArgs) -> Result<ServeOptions> {
 
 /// `quorate serve ARGS`.
 pub fn serve_cli(args: &crate::cli::ServeArgs) -> Result<()> {
+    init_logging(&args.log_level, args.log_format != "text")?;
     run(options_from_args(args)?)
 }
 
@@ -618,7 +694,10 @@ pub fn review_offline(
     Ok(runtime.block_on(async {
         match review::read(body) {
             Ok(mut r) => {
+                let info = metrics::RequestInfo::of(&r.request);
+                let started = Instant::now();
                 let answer = judge(&state, &mut r).await;
+                log_decision(&info, &answer, started.elapsed());
                 let judged = !matches!(answer.verdict, "error" | "shed");
                 (answer.body, judged)
             }
