@@ -119,6 +119,7 @@ fn unreadable(inputs: &mut Inputs, e: &Error, src: Option<SourceText>) {
             len,
         }),
         waiver: None,
+        related: Vec::new(),
     });
 }
 
@@ -142,19 +143,24 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     let changes = git::changes(&opts.repo, &range)?;
     let mut inputs = Inputs::default();
     inputs.keep_documents = opts.keep_documents;
+    inputs.roots = Some(crate::paths::Roots::new(c.root.as_deref()));
     inputs.load_observed(&c.observed, &load)?;
     inputs.load_changes(&c.paths, &load)?;
 
     let short = changes.base.get(..7).unwrap_or(&changes.base).to_string();
     let mut old: BTreeMap<Key, Side> = BTreeMap::new();
     let mut new: BTreeMap<Key, Side> = BTreeMap::new();
+    // Git paths are relative to the work tree (not to `--repo`, which may be any directory
+    // inside it); files are named by their place there, and reports make that relative to
+    // the repository root.
     let repo_path = |p: &str| -> String {
-        if opts.repo == "." || opts.repo.is_empty() {
-            p.to_string()
-        } else {
-            format!("{}/{p}", opts.repo.trim_end_matches('/'))
+        match &changes.workdir {
+            Some(dir) => dir.join(p).display().to_string(),
+            None if opts.repo == "." || opts.repo.is_empty() => p.to_string(),
+            None => format!("{}/{p}", opts.repo.trim_end_matches('/')),
         }
     };
+    let mut roots = crate::paths::Roots::new(c.root.as_deref());
     let mut templates: BTreeMap<String, usize> = BTreeMap::new();
     for f in &changes.files {
         // A file is left out when either of its paths is excluded (a rename keeps both sides
@@ -202,6 +208,10 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     }
     // So do PDBs in files the range left alone (a pdb.yaml next to the StatefulSet it guards).
     // A broken unchanged file is not this change's fault: it becomes a notice.
+    let templates = templates
+        .into_iter()
+        .map(|(dir, n)| (roots.relative(&dir), n))
+        .collect();
     inputs
         .notices
         .extend(crate::paths::template_notices(&templates));

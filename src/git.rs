@@ -52,6 +52,8 @@ pub struct Changes {
     /// `HorizontalPodAutoscaler`: an HPA owns its target's replicas): a PDB
     /// declares quorum for the workloads it selects, and those may be the changed ones.
     pub pdb_files: Vec<(String, Vec<u8>)>,
+    /// The repository's work tree (the directory git paths are relative to), when it has one.
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 fn git_err(repo_dir: &str, what: &str, e: git2::Error) -> Error {
@@ -431,6 +433,7 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         dirty,
         head_files,
         pdb_files,
+        workdir: repo.workdir().map(Path::to_path_buf),
     })
 }
 
@@ -483,4 +486,12 @@ fn unchanged_pdb_files(
         }
     }
     Ok(found)
+}
+
+/// The work tree of the repository that holds `dir` (any directory inside it), canonical;
+/// `None` outside a repository or for a bare one.
+pub fn work_tree(dir: &Path) -> Option<std::path::PathBuf> {
+    let repo = Repository::discover(dir).ok()?;
+    let workdir = repo.workdir()?;
+    workdir.canonicalize().ok()
 }

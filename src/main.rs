@@ -111,6 +111,8 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         namespaces: eval.namespaces.clone(),
         all_namespaces: eval.all_namespaces,
         exclude: eval.exclude.clone(),
+        root: eval.root.clone(),
+        tf_root: eval.tf_root.clone(),
     })
 }
 

@@ -173,6 +173,7 @@ pub(crate) mod fixture {
                 len: "\"desired_capacity\": 2".len(),
             }),
             waiver: None,
+            related: Vec::new(),
         };
         let warn = Finding {
             rule: "drift/live-differs".into(),
@@ -182,6 +183,7 @@ pub(crate) mod fixture {
             group: None,
             location: None,
             waiver: None,
+            related: Vec::new(),
         };
         let waived = Finding {
             rule: "instability/in-progress".into(),
@@ -202,6 +204,7 @@ pub(crate) mod fixture {
                 by: Some("alice".into()),
                 expires: Some("2030-01-01".into()),
             }),
+            related: Vec::new(),
         };
         let rules = vec![
             RuleDoc {
@@ -247,6 +250,7 @@ pub(crate) mod fixture {
             },
             rules,
             sources,
+            root: Some("/work/repo".into()),
         }
     }
 

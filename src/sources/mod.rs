@@ -103,6 +103,8 @@ pub struct Inputs {
     /// Documents of PATH arguments quorate read (or kept for conftest-style policies): none
     /// at all means the run would check nothing.
     recognized: usize,
+    /// How reports name files (relative to the repository root); `None` keeps paths as read.
+    pub roots: Option<crate::paths::Roots>,
 }
 
 /// One input document as parsed, for conftest-style policies (`input` is the document).
