@@ -132,6 +132,7 @@ pub fn build_input_with(
     let mut inputs = Inputs::default();
     inputs.keep_documents = keep_documents;
     inputs.roots = Some(crate::paths::Roots::new(opts.root.as_deref()));
+    inputs.tf_root = opts.tf_root.clone();
     // An empty argument (`"$PLAN"` unset in a script) is skipped, as conftest does.
     let paths: Vec<String> = opts
         .paths
@@ -246,10 +247,42 @@ pub fn evaluate(
             }
         }
     }
+    terraform_locations(&mut report, inputs);
     if let Some(roots) = &inputs.roots {
         relative_paths(&mut report, roots.clone());
     }
     Ok(report)
+}
+
+/// Terraform findings located in a plan move to the `.tf` line that declares the attribute
+/// (`--tf-root`, else the current directory when it holds `.tf` files); the plan location
+/// follows as a related one. Without the configuration nothing changes.
+fn terraform_locations(report: &mut Report, inputs: &Inputs) {
+    if inputs.terraform_configs.is_empty() {
+        return;
+    }
+    let root = match &inputs.tf_root {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match std::env::current_dir() {
+            Ok(cwd) if crate::sources::tfconfig::has_tf_files(&cwd) => cwd,
+            _ => return,
+        },
+    };
+    let mut files = crate::sources::tfconfig::TfFiles::default();
+    for f in report.findings.iter_mut().chain(report.waived.iter_mut()) {
+        let (Some(plan), Some(address)) = (&f.location, &f.change) else {
+            continue;
+        };
+        let Some(config) = inputs.terraform_configs.get(&plan.path) else {
+            continue;
+        };
+        let attribute = crate::sources::tfconfig::attribute_of(&plan.pointer);
+        if let Some((src, tf)) = files.locate(&root, config, address, attribute) {
+            report.sources.insert(src.path.clone(), src.text.clone());
+            let plan = std::mem::replace(&mut f.location, Some(tf));
+            f.related.extend(plan);
+        }
+    }
 }
 
 /// Names every file of the report relative to the repository root, the same in every format:

@@ -144,6 +144,7 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     let mut inputs = Inputs::default();
     inputs.keep_documents = opts.keep_documents;
     inputs.roots = Some(crate::paths::Roots::new(c.root.as_deref()));
+    inputs.tf_root = c.tf_root.clone();
     inputs.load_observed(&c.observed, &load)?;
     inputs.load_changes(&c.paths, &load)?;
 
