@@ -279,7 +279,7 @@ fn terraform_locations(report: &mut Report, inputs: &Inputs) {
         let attribute = crate::sources::tfconfig::attribute_of(&plan.pointer);
         if let Some((src, tf)) = files.locate(&root, config, address, attribute) {
             report.sources.insert(src.path.clone(), src.text.clone());
-            let plan = std::mem::replace(&mut f.location, Some(tf));
+            let plan = f.location.replace(tf);
             f.related.extend(plan);
         }
     }
