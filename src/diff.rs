@@ -197,7 +197,10 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
                 .and_then(|src| objects(&src, &mut inputs, &mut old, false))
             {
                 Ok(()) => {}
-                Err(e) => inputs.notices.push(format!("base revision not read: {e}")),
+                Err(e) => inputs.notices.push(format!(
+                    "base revision not read: {}",
+                    headline(&e, &mut roots)
+                )),
             }
         }
     }
@@ -226,7 +229,8 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
             Ok(docs) => docs,
             Err(e) => {
                 inputs.notices.push(format!(
-                    "PodDisruptionBudgets in an unchanged file not read: {e}"
+                    "PodDisruptionBudgets in an unchanged file not read: {}",
+                    headline(&e, &mut roots)
                 ));
                 continue;
             }
@@ -292,6 +296,17 @@ pub fn build_input_with(opts: &DiffOptions, config: Config) -> Result<(ChangeSet
     };
     crate::effects::apply(&mut set, &config, &inputs.live);
     Ok((set, inputs, config))
+}
+
+/// An error's headline with its file named as reports name files (notices are not
+/// rewritten later, and diff names files by their absolute place in the work tree).
+fn headline(e: &Error, roots: &mut crate::paths::Roots) -> String {
+    let path = roots.relative(&e.path);
+    match e.position {
+        _ if path.is_empty() => e.message.clone(),
+        Some((line, column)) => format!("{path}:{line}:{column}: {}", e.message),
+        None => format!("{path}: {}", e.message),
+    }
 }
 
 /// Errors for arguments that only make sense together.

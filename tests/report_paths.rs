@@ -302,3 +302,31 @@ fn diff_repo_absolute_relative_and_nested_give_repository_relative_paths() {
         "{paths:?}"
     );
 }
+
+#[test]
+fn diff_notices_name_files_like_the_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("k8s")).unwrap();
+    git(&repo, &["init", "-q"]);
+    // The base side does not parse: only a notice, which names the file as reports do.
+    std::fs::write(repo.join("k8s/etcd.yaml"), etcd(5) + "  bad: [\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "broken"]);
+    std::fs::write(repo.join("k8s/etcd.yaml"), etcd(2)).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "fixed and scaled"]);
+    let abs = repo.to_str().unwrap();
+    let out = run_in(
+        tmp.path(),
+        &["diff", "HEAD~1", "HEAD", "--repo", abs, "--format", "json"],
+    );
+    assert_ne!(code(&out), 2, "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let notices = report["notices"].to_string();
+    assert!(
+        notices.contains("base revision not read: k8s/etcd.yaml@"),
+        "{notices}"
+    );
+    assert!(!notices.contains(abs), "{notices}");
+}
