@@ -298,6 +298,7 @@ fn relative_paths(report: &mut Report, mut roots: crate::paths::Roots) {
         .map(|(path, text)| (roots.relative(&path), text))
         .collect();
     report.root = roots.primary().map(|p| p.display().to_string());
+    report.outside_root = roots.outside_primary();
 }
 
 fn loc_key(f: &Finding) -> (String, usize, usize) {

@@ -397,6 +397,8 @@ pub struct Report {
     pub sources: BTreeMap<String, std::sync::Arc<str>>,
     /// The repository root (absolute) that relative report paths start from, when known.
     pub root: Option<String>,
+    /// Report paths that are not relative to `root` (files outside it).
+    pub outside_root: Vec<String>,
 }
 
 impl Report {

@@ -118,6 +118,9 @@ pub struct Roots {
     work_trees: HashMap<PathBuf, Option<PathBuf>>,
     /// The roots report paths were made relative to, in order of first use.
     used: Vec<PathBuf>,
+    /// Each report path given out, with the root it is relative to (`None`: the current
+    /// directory, or absolute).
+    given: Vec<(String, Option<PathBuf>)>,
 }
 
 impl Roots {
@@ -148,6 +151,21 @@ impl Roots {
             .or(self.used.first().map(PathBuf::as_path))
     }
 
+    /// Report paths given out that are not relative to [`Roots::primary`] (outside the
+    /// root, or in another work tree).
+    pub fn outside_primary(&self) -> Vec<String> {
+        let primary = self.primary();
+        let mut out: Vec<String> = self
+            .given
+            .iter()
+            .filter(|(_, root)| primary.is_none() || root.as_deref() != primary)
+            .map(|(path, _)| path.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The report path of `path`. Names that are not paths (`<stdin>`, `-`) stay as they are;
     /// a base-revision label `path@abc1234` keeps its suffix.
     pub fn relative(&mut self, path: &str) -> String {
@@ -159,27 +177,28 @@ impl Roots {
             return path.to_string();
         };
         let under = |root: &Path| abs.strip_prefix(root).ok().map(slashed);
+        // `--root` decides alone; without it, the work tree that holds the file.
         let rooted = match self.root.clone() {
             Some(root) => under(&root).map(|rel| (rel, root)),
-            None => None,
-        }
-        .or_else(|| {
-            let tree = self.work_tree(&abs)?;
-            under(&tree).map(|rel| (rel, tree))
-        });
-        let rel = match rooted {
+            None => self
+                .work_tree(&abs)
+                .and_then(|tree| under(&tree).map(|rel| (rel, tree))),
+        };
+        let (rel, root) = match rooted {
             Some((rel, root)) => {
                 if !self.used.contains(&root) {
-                    self.used.push(root);
+                    self.used.push(root.clone());
                 }
-                rel
+                (rel, Some(root))
             }
             None => match self.cwd.as_deref().and_then(|c| relative_to(&abs, c)) {
-                Some(rel) => rel,
-                None => abs.display().to_string(),
+                Some(rel) => (rel, None),
+                None => (abs.display().to_string(), None),
             },
         };
-        format!("{rel}{suffix}")
+        let out = format!("{rel}{suffix}");
+        self.given.push((out.clone(), root));
+        out
     }
 
     /// The canonical absolute form of `path`, resolved lexically below its deepest existing

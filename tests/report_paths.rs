@@ -198,6 +198,31 @@ fn root_flag_overrides_the_work_tree_and_outside_files_stay_relative_to_the_cwd(
         report["findings"][0]["location"]["path"],
         "../../elsewhere/plan.json"
     );
+
+    // From above both: `elsewhere/plan.json` is relative to the current directory, not to
+    // --root, so SARIF gives it no %SRCROOT%.
+    let asg = infra.join("asg.json");
+    let cfg = infra.join("quorate.yaml");
+    let mut args = vec![
+        "check",
+        "elsewhere/plan.json",
+        "--observed",
+        asg.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--root",
+        "repo",
+        "--format",
+        "sarif",
+    ];
+    args.extend(NOW);
+    let (uris, base) = sarif_uris(&run_ok(tmp.path(), &args));
+    assert!(
+        uris.iter()
+            .all(|(u, id)| u == "elsewhere/plan.json" && id.is_empty()),
+        "{uris:?}"
+    );
+    assert_eq!(base, file_uri(&repo));
 }
 
 fn etcd(replicas: u32) -> String {

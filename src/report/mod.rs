@@ -251,6 +251,7 @@ pub(crate) mod fixture {
             rules,
             sources,
             root: Some("/work/repo".into()),
+            outside_root: Vec::new(),
         }
     }
 

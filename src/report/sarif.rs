@@ -345,9 +345,8 @@ fn result(f: &Finding, rule_index: Option<usize>, report: &Report) -> SarifResul
 fn location(l: &Location, report: &Report) -> SarifLocation {
     let mut artifact = ArtifactLocation::builder().uri(uri(&l.path)).build();
     // Paths under the repository root are relative to it; files outside it (`../x`, an
-    // absolute path) are not.
-    let rooted = !l.path.starts_with("../")
-        && l.path != ".."
+    // absolute path, another work tree) are not.
+    let rooted = !report.outside_root.contains(&l.path)
         && !l.path.starts_with('/')
         && !l.path.starts_with('<')
         && !uri(&l.path).starts_with("file:");
