@@ -304,6 +304,42 @@ mod tests {
     }
 
     #[test]
+    fn report_paths_are_relative_to_the_root_and_keep_revision_labels() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("k8s")).unwrap();
+        std::fs::write(root.join("k8s/a.yaml"), "").unwrap();
+        let mut roots = Roots::new(root.to_str());
+        let abs = |p: &str| root.join(p).display().to_string();
+        assert_eq!(roots.relative(&abs("k8s/a.yaml")), "k8s/a.yaml");
+        assert_eq!(roots.relative(&abs("k8s/./x/../a.yaml")), "k8s/a.yaml");
+        // a file only git has (deleted in the work tree), and a base-revision label
+        assert_eq!(roots.relative(&abs("gone/b.yaml")), "gone/b.yaml");
+        assert_eq!(
+            roots.relative(&abs("k8s/a.yaml@abc1234")),
+            "k8s/a.yaml@abc1234"
+        );
+        assert_eq!(roots.relative(&abs("k8s/a.yaml@")), "k8s/a.yaml@");
+        assert_eq!(
+            roots.relative(&abs("k8s/user@host.yaml")),
+            "k8s/user@host.yaml"
+        );
+        for name in ["<stdin>", "-", ""] {
+            assert_eq!(roots.relative(name), name);
+        }
+        assert_eq!(roots.primary(), root.canonicalize().ok().as_deref());
+        let outside = tmp.path().join("other.json").display().to_string();
+        let rel = roots.relative(&outside);
+        assert!(!rel.starts_with('/') || rel == outside, "{rel}");
+        assert_eq!(roots.outside_primary(), vec![rel]);
+        assert_eq!(split_revision("a/b.yaml@0123456"), ("a/b.yaml", "@0123456"));
+        assert_eq!(
+            relative_to(Path::new("/a/b/c.json"), Path::new("/a/x/y")).as_deref(),
+            Some("../../b/c.json")
+        );
+    }
+
+    #[test]
     fn chart_templates_need_a_chart_above_them() {
         let files = ["charts/web/Chart.yaml", "Chart.yaml"];
         let has = |p: &str| files.contains(&p);

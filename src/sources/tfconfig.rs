@@ -46,7 +46,7 @@ impl TfFiles {
             if !(source.starts_with("./") || source.starts_with("../")) {
                 return None;
             }
-            dir = dir.join(source);
+            dir = clean(&dir.join(source));
             module = call.get("module")?;
         }
         let kind = if addr.data { "data" } else { "resource" };
@@ -72,6 +72,27 @@ impl TfFiles {
         };
         Some((src.clone(), location))
     }
+}
+
+/// `a/b/../c/./d` -> `a/c/d`, without touching the file system (`..` above a relative start
+/// is kept).
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn read_module(dir: &Path) -> Vec<(SourceText, Body)> {
@@ -213,6 +234,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn module_directories_are_cleaned() {
+        assert_eq!(
+            clean(Path::new("env/prod/../../modules/./x")),
+            Path::new("modules/x")
+        );
+        assert_eq!(clean(Path::new("./../m")), Path::new("../m"));
+        assert_eq!(clean(Path::new("/a/../../b")), Path::new("/b"));
+    }
+
+    #[test]
     fn addresses() {
         let a = parse_address("module.x.aws_autoscaling_group.search[0]").unwrap();
         assert_eq!(a.modules, ["x"]);
@@ -229,6 +260,68 @@ mod tests {
         assert_eq!(c.kind, "aws_instance");
         assert!(parse_address("module.x").is_none());
         assert!(parse_address("").is_none());
+    }
+
+    #[test]
+    fn resources_through_nested_local_modules() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |p: &str, text: &str| {
+            let path = tmp.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("env/prod/main.tf", "module \"search\" {\n  source = \"../../modules/search\"\n}\n\nresource \"aws_autoscaling_group\" \"web\" {\n  desired_capacity = 2\n}\n");
+        write(
+            "modules/search/a.tf",
+            "module \"nodes\" {\n  source = \"./nodes\"\n  count  = 2\n}\n",
+        );
+        write("modules/search/nodes/z.tf", "resource \"aws_opensearch_domain\" \"this\" {\n  cluster_config {\n    instance_count = 3\n  }\n}\n");
+        let config = serde_json::json!({"root_module": {"module_calls": {
+            "search": {"source": "../../modules/search", "module": {"module_calls": {
+                "nodes": {"source": "./nodes", "module": {}}}}},
+            "registry": {"source": "terraform-aws-modules/autoscaling/aws", "module": {}}}}});
+        let root = tmp.path().join("env/prod");
+        let mut files = TfFiles::default();
+        let (src, at) = files
+            .locate(
+                &root,
+                &config,
+                "module.search.module.nodes[1].aws_opensearch_domain.this",
+                "/cluster_config/0/instance_count",
+            )
+            .unwrap();
+        assert!(
+            src.path.ends_with("modules/search/nodes/z.tf"),
+            "{}",
+            src.path
+        );
+        assert_eq!((at.line, at.column), (3, 5));
+        assert_eq!(
+            &src.text[at.offset..at.offset + at.len],
+            "instance_count = 3"
+        );
+        let (src, at) = files
+            .locate(
+                &root,
+                &config,
+                "aws_autoscaling_group.web",
+                "/desired_capacity",
+            )
+            .unwrap();
+        assert!(src.path.ends_with("env/prod/main.tf"));
+        assert_eq!(at.line, 6);
+        // not declared here, or in a module that is not in the repository
+        assert!(files
+            .locate(&root, &config, "aws_autoscaling_group.gone", "")
+            .is_none());
+        assert!(files
+            .locate(
+                &root,
+                &config,
+                "module.registry.aws_autoscaling_group.this",
+                ""
+            )
+            .is_none());
     }
 
     #[test]
