@@ -59,6 +59,29 @@ fn reports(tmp: &Path) -> Vec<(String, Value)> {
     let scenario_args = std::fs::read_to_string(outage.join("args")).unwrap();
     args.extend(scenario_args.split_whitespace());
     out.push(("custom".into(), sarif_of(&outage, &args)));
+    // Terraform located in the .tf configuration, the plan as a related location
+    let tf = root().join("testdata/terraform/module-asg");
+    let (asg, cfg) = (outage.join("asg.json"), outage.join("quorate.yaml"));
+    let terraform = sarif_of(
+        &tf,
+        &[
+            "check",
+            "plan.json",
+            "--observed",
+            asg.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--now",
+            "2026-11-24T10:00:00Z",
+            "--root",
+            ".",
+        ],
+    );
+    assert!(
+        terraform["runs"][0]["results"][0]["relatedLocations"].is_array(),
+        "{terraform}"
+    );
+    out.push(("terraform".into(), terraform));
     // conftest: the corpus's Kubernetes examples, four denials of one Deployment
     let conftest = corpus().join("open-policy-agent__conftest");
     out.push((
