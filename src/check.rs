@@ -33,6 +33,11 @@ pub struct CheckOptions {
     /// Policy files already read (`quorate diff` reads `--policy` directories from the base
     /// revision), loaded with `policies`.
     pub policy_sources: Vec<crate::text::SourceText>,
+    /// `--root`: the directory report paths are relative to (default: the git work tree
+    /// that holds each file).
+    pub root: Option<String>,
+    /// `--tf-root`: the Terraform configuration of the plans, to locate findings in `.tf` files.
+    pub tf_root: Option<String>,
 }
 
 impl Default for CheckOptions {
@@ -51,6 +56,8 @@ impl Default for CheckOptions {
             all_namespaces: false,
             exclude: Vec::new(),
             policy_sources: Vec::new(),
+            root: None,
+            tf_root: None,
         }
     }
 }
@@ -129,6 +136,8 @@ pub fn build_input_with(
     };
     let mut inputs = Inputs::default();
     inputs.keep_documents = keep_documents;
+    inputs.roots = Some(crate::paths::Roots::new(opts.root.as_deref()));
+    inputs.tf_root = opts.tf_root.clone();
     // An empty argument (`"$PLAN"` unset in a script) is skipped, as conftest does.
     let paths: Vec<String> = opts
         .paths
@@ -293,13 +302,64 @@ pub fn evaluate(
         waived: report.waived.len(),
     };
     for f in report.findings.iter().chain(&report.waived) {
-        if let Some(loc) = &f.location {
+        for loc in f.location.iter().chain(&f.related) {
             if let Some(src) = inputs.sources.get(&loc.path) {
                 report.sources.insert(loc.path.clone(), src.text.clone());
             }
         }
     }
+    terraform_locations(&mut report, inputs);
+    if let Some(roots) = &inputs.roots {
+        relative_paths(&mut report, roots.clone());
+    }
     Ok(report)
+}
+
+/// Terraform findings located in a plan move to the `.tf` line that declares the attribute
+/// (`--tf-root`, else the current directory when it holds `.tf` files); the plan location
+/// follows as a related one. Without the configuration nothing changes.
+fn terraform_locations(report: &mut Report, inputs: &Inputs) {
+    if inputs.terraform_configs.is_empty() {
+        return;
+    }
+    let root = match &inputs.tf_root {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match std::env::current_dir() {
+            Ok(cwd) if crate::sources::tfconfig::has_tf_files(&cwd) => cwd,
+            _ => return,
+        },
+    };
+    let mut files = crate::sources::tfconfig::TfFiles::default();
+    for f in report.findings.iter_mut().chain(report.waived.iter_mut()) {
+        let (Some(plan), Some(address)) = (&f.location, &f.change) else {
+            continue;
+        };
+        let Some(config) = inputs.terraform_configs.get(&plan.path) else {
+            continue;
+        };
+        let attribute = crate::sources::tfconfig::attribute_of(&plan.pointer);
+        if let Some((src, tf)) = files.locate(&root, config, address, attribute) {
+            report.sources.insert(src.path.clone(), src.text.clone());
+            let plan = f.location.replace(tf);
+            f.related.extend(plan);
+        }
+    }
+}
+
+/// Names every file of the report relative to the repository root, the same in every format:
+/// locations and the keys of the quoted sources.
+fn relative_paths(report: &mut Report, mut roots: crate::paths::Roots) {
+    for f in report.findings.iter_mut().chain(report.waived.iter_mut()) {
+        for loc in f.location.iter_mut().chain(f.related.iter_mut()) {
+            loc.path = roots.relative(&loc.path);
+        }
+    }
+    report.sources = std::mem::take(&mut report.sources)
+        .into_iter()
+        .map(|(path, text)| (roots.relative(&path), text))
+        .collect();
+    report.root = roots.primary().map(|p| p.display().to_string());
+    report.outside_root = roots.outside_primary();
 }
 
 fn loc_key(f: &Finding) -> (String, usize, usize) {
@@ -354,6 +414,22 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
             json_spans.insert(path.to_string(), text::locate_json(&src.text, &pointers));
         }
     }
+    // A finding about nothing in particular (a custom rule without a change) is still shown
+    // at the input file: code scanning and annotations need a file.
+    let fallback = set
+        .changes
+        .first()
+        .map(|c| c.source.path.as_str())
+        .or_else(|| inputs.documents.first().map(|d| d.path.as_str()))
+        .or_else(|| inputs.sources.keys().next().map(String::as_str))
+        .map(|path| Location {
+            path: path.to_string(),
+            line: 1,
+            column: 1,
+            pointer: String::new(),
+            offset: 0,
+            len: 0,
+        });
     raw.into_iter()
         .zip(targets)
         .map(|(r, target)| {
@@ -398,8 +474,9 @@ fn locate(set: &ChangeSet, inputs: &Inputs, raw: Vec<RawFinding>) -> Vec<Finding
                 message: r.message,
                 change: r.change,
                 group: r.group,
-                location,
+                location: location.or_else(|| fallback.clone()),
                 waiver: None,
+                related: Vec::new(),
             }
         })
         .collect()

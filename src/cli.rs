@@ -261,6 +261,17 @@ pub struct EvalArgs {
     /// Also write a SARIF report to FILE (for code scanning)
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+
+    /// Directory that report paths are relative to (default: the git work tree that holds
+    /// each file; files outside it are relative to the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<String>,
+
+    /// Terraform configuration directory of the plans: findings are located at the `.tf`
+    /// line that declares the attribute, then in the plan (default: the directory the plan's
+    /// `configuration` refers to, when the `.tf` files are in the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub tf_root: Option<String>,
 }
 
 #[derive(Debug, Args)]

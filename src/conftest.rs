@@ -139,6 +139,7 @@ pub fn findings(policies: &PolicySet, inputs: &Inputs) -> Result<(Vec<Finding>, 
                 group: None,
                 location: location.clone(),
                 waiver: None,
+                related: Vec::new(),
             };
             match r.exception {
                 Some(query) => {

@@ -32,12 +32,14 @@ pub struct DiffOptions {
     pub config_from: crate::governance::ConfigFrom,
 }
 
-/// A repository path as reports show it: prefixed with `--repo` when that is not `.`.
-pub fn repo_label(opts: &DiffOptions, p: &str) -> String {
-    if opts.repo == "." || opts.repo.is_empty() {
-        p.to_string()
-    } else {
-        format!("{}/{p}", opts.repo.trim_end_matches('/'))
+/// A file of the repository by its place in the work tree (git paths are relative to the work
+/// tree, not to `--repo`, which may be any directory inside it); reports make it relative to
+/// the repository root.
+pub fn repo_label(opts: &DiffOptions, workdir: Option<&std::path::Path>, p: &str) -> String {
+    match workdir {
+        Some(dir) => dir.join(p).display().to_string(),
+        None if opts.repo == "." || opts.repo.is_empty() => p.to_string(),
+        None => format!("{}/{p}", opts.repo.trim_end_matches('/')),
     }
 }
 
@@ -56,7 +58,7 @@ pub fn governed(opts: &DiffOptions, changes: &git::Changes) -> Result<crate::gov
         opts.check.config.as_deref(),
         &opts.check.policies,
         opts.check.max_input_bytes,
-        &|p| repo_label(opts, p),
+        &|p| repo_label(opts, changes.workdir.as_deref(), p),
     )
 }
 
@@ -149,6 +151,7 @@ fn unreadable(inputs: &mut Inputs, e: &Error, src: Option<SourceText>) {
             len,
         }),
         waiver: None,
+        related: Vec::new(),
     });
 }
 
@@ -180,13 +183,16 @@ pub fn build_input_from(
     };
     let mut inputs = Inputs::default();
     inputs.keep_documents = opts.keep_documents;
+    inputs.roots = Some(crate::paths::Roots::new(c.root.as_deref()));
+    inputs.tf_root = c.tf_root.clone();
     inputs.load_observed(&c.observed, &load)?;
     inputs.load_changes(&c.paths, &load)?;
 
     let short = changes.base.get(..7).unwrap_or(&changes.base).to_string();
     let mut old: BTreeMap<Key, Side> = BTreeMap::new();
     let mut new: BTreeMap<Key, Side> = BTreeMap::new();
-    let repo_path = |p: &str| repo_label(opts, p);
+    let repo_path = |p: &str| repo_label(opts, changes.workdir.as_deref(), p);
+    let mut roots = crate::paths::Roots::new(c.root.as_deref());
     let mut templates: BTreeMap<String, usize> = BTreeMap::new();
     for f in &changes.files {
         // A file is left out when either of its paths is excluded (a rename keeps both sides
@@ -222,7 +228,10 @@ pub fn build_input_from(
                 .and_then(|src| objects(&src, &mut inputs, &mut old, false))
             {
                 Ok(()) => {}
-                Err(e) => inputs.notices.push(format!("base revision not read: {e}")),
+                Err(e) => inputs.notices.push(format!(
+                    "base revision not read: {}",
+                    headline(&e, &mut roots)
+                )),
             }
         }
     }
@@ -234,6 +243,10 @@ pub fn build_input_from(
     }
     // So do PDBs in files the range left alone (a pdb.yaml next to the StatefulSet it guards).
     // A broken unchanged file is not this change's fault: it becomes a notice.
+    let templates = templates
+        .into_iter()
+        .map(|(dir, n)| (roots.relative(&dir), n))
+        .collect();
     inputs
         .notices
         .extend(crate::paths::template_notices(&templates));
@@ -247,7 +260,8 @@ pub fn build_input_from(
             Ok(docs) => docs,
             Err(e) => {
                 inputs.notices.push(format!(
-                    "PodDisruptionBudgets in an unchanged file not read: {e}"
+                    "PodDisruptionBudgets in an unchanged file not read: {}",
+                    headline(&e, &mut roots)
                 ));
                 continue;
             }
@@ -314,6 +328,17 @@ pub fn build_input_from(
     crate::effects::apply(&mut set, &config, &inputs.live);
     crate::freeze::publish(&mut set, &config.freezes);
     Ok((set, inputs, config))
+}
+
+/// An error's headline with its file named as reports name files (notices are not
+/// rewritten later, and diff names files by their absolute place in the work tree).
+fn headline(e: &Error, roots: &mut crate::paths::Roots) -> String {
+    let path = roots.relative(&e.path);
+    match e.position {
+        _ if path.is_empty() => e.message.clone(),
+        Some((line, column)) => format!("{path}:{line}:{column}: {}", e.message),
+        None => format!("{path}: {}", e.message),
+    }
 }
 
 /// Errors for arguments that only make sense together.

@@ -52,6 +52,8 @@ pub struct Changes {
     /// `HorizontalPodAutoscaler`: an HPA owns its target's replicas): a PDB
     /// declares quorum for the workloads it selects, and those may be the changed ones.
     pub pdb_files: Vec<(String, Vec<u8>)>,
+    /// The repository's work tree (the directory git paths are relative to), when it has one.
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 fn git_err(repo_dir: &str, what: &str, e: git2::Error) -> Error {
@@ -431,6 +433,7 @@ pub fn changes(repo_dir: &str, range: &Range) -> Result<Changes> {
         dirty,
         head_files,
         pdb_files,
+        workdir: repo.workdir().map(Path::to_path_buf),
     })
 }
 
@@ -485,6 +488,14 @@ fn unchanged_pdb_files(
     Ok(found)
 }
 
+/// The work tree of the repository that holds `dir` (any directory inside it), canonical;
+/// `None` outside a repository or for a bare one.
+pub fn work_tree(dir: &Path) -> Option<std::path::PathBuf> {
+    let repo = Repository::discover(dir).ok()?;
+    let workdir = repo.workdir()?;
+    workdir.canonicalize().ok()
+}
+
 /// One side of a diff to read files from: a commit, or the index (`--staged`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Side {
@@ -501,12 +512,6 @@ impl Side {
             Side::Commit(label.to_string())
         }
     }
-}
-
-/// The repository's work tree (its root directory), when it has one.
-pub fn work_tree(repo_dir: &str) -> Option<std::path::PathBuf> {
-    let repo = Repository::discover(Path::new(repo_dir)).ok()?;
-    repo.workdir().map(Path::to_path_buf)
 }
 
 /// Files on one side whose repository-relative path is `prefix` or lies under the directory

@@ -112,6 +112,7 @@ fn finding(
             offset,
             len: end.saturating_sub(offset),
         }),
+        related: Vec::new(),
         waiver: None,
     }
 }
@@ -127,7 +128,7 @@ pub fn load(
     limit: u64,
     label: &dyn Fn(&str) -> String,
 ) -> Result<Governed> {
-    let Some(root) = git::work_tree(repo) else {
+    let Some(root) = git::work_tree(Path::new(repo)) else {
         // A bare repository: nothing on disk to prefer; read the working directory's files.
         return Ok(Governed {
             config: Config::discover(explicit_config, limit)?,

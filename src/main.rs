@@ -126,6 +126,8 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         all_namespaces: eval.all_namespaces,
         exclude: eval.exclude.clone(),
         policy_sources: Vec::new(),
+        root: eval.root.clone(),
+        tf_root: eval.tf_root.clone(),
     })
 }
 

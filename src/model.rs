@@ -350,6 +350,10 @@ pub struct Finding {
     pub location: Option<Location>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverNote>,
+    /// More places the finding is about, after `location` (a Terraform finding located in
+    /// the `.tf` configuration keeps its plan location here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Location>,
 }
 
 /// Why a finding does not count: the waiver that covers it.
@@ -391,6 +395,10 @@ pub struct Report {
     pub rules: Vec<RuleDoc>,
     /// path -> file text, for snippets.
     pub sources: BTreeMap<String, std::sync::Arc<str>>,
+    /// The repository root (absolute) that relative report paths start from, when known.
+    pub root: Option<String>,
+    /// Report paths that are not relative to `root` (files outside it).
+    pub outside_root: Vec<String>,
 }
 
 impl Report {

@@ -1,5 +1,9 @@
-//! Which input paths are read: `--exclude` / `exclude:` globs and Helm chart templates. The only
-//! user of globset; paths are `/`-separated (repository-relative in diff, as walked in check).
+//! Which input paths are read (`--exclude` / `exclude:` globs, Helm chart templates) and how
+//! reports name them (relative to the repository root). The only user of globset; paths are
+//! `/`-separated (repository-relative in diff, as walked in check).
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -101,6 +105,185 @@ pub fn template_notices(skipped: &std::collections::BTreeMap<String, usize>) -> 
         .collect()
 }
 
+// ---------------------------------------------------------------- report paths
+
+/// Turns input paths as typed (`./plan.json`, absolute, `../x`) into the path every report
+/// shows: relative to the repository root (`--root`, else the git work tree that holds the
+/// file), else relative to the current directory. Work-tree lookups are cached per directory.
+#[derive(Debug, Clone, Default)]
+pub struct Roots {
+    /// `--root`, canonical.
+    root: Option<PathBuf>,
+    cwd: Option<PathBuf>,
+    work_trees: HashMap<PathBuf, Option<PathBuf>>,
+    /// The roots report paths were made relative to, in order of first use.
+    used: Vec<PathBuf>,
+    /// Each report path given out, with the root it is relative to (`None`: the current
+    /// directory, or absolute).
+    given: Vec<(String, Option<PathBuf>)>,
+}
+
+impl Roots {
+    /// `root` is `--root` (any path to a directory; ignored when it does not exist).
+    pub fn new(root: Option<&str>) -> Roots {
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.canonicalize().ok());
+        let root = root.and_then(|r| {
+            let p = Path::new(r);
+            let abs = match &cwd {
+                Some(c) if p.is_relative() => c.join(p),
+                _ => p.to_path_buf(),
+            };
+            abs.canonicalize().ok()
+        });
+        Roots {
+            root,
+            cwd,
+            ..Roots::default()
+        }
+    }
+
+    /// The root of the first path made relative to one: `%SRCROOT%` in SARIF.
+    pub fn primary(&self) -> Option<&Path> {
+        self.root
+            .as_deref()
+            .or(self.used.first().map(PathBuf::as_path))
+    }
+
+    /// Report paths given out that are not relative to [`Roots::primary`] (outside the
+    /// root, or in another work tree).
+    pub fn outside_primary(&self) -> Vec<String> {
+        let primary = self.primary();
+        let mut out: Vec<String> = self
+            .given
+            .iter()
+            .filter(|(_, root)| primary.is_none() || root.as_deref() != primary)
+            .map(|(path, _)| path.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The report path of `path`. Names that are not paths (`<stdin>`, `-`) stay as they are;
+    /// a base-revision label `path@abc1234` keeps its suffix.
+    pub fn relative(&mut self, path: &str) -> String {
+        if path.is_empty() || path == "-" || path.starts_with('<') {
+            return path.to_string();
+        }
+        let (file, suffix) = split_revision(path);
+        let Some(abs) = self.absolute(file) else {
+            return path.to_string();
+        };
+        let under = |root: &Path| abs.strip_prefix(root).ok().map(slashed);
+        // `--root` decides alone; without it, the work tree that holds the file.
+        let rooted = match self.root.clone() {
+            Some(root) => under(&root).map(|rel| (rel, root)),
+            None => self
+                .work_tree(&abs)
+                .and_then(|tree| under(&tree).map(|rel| (rel, tree))),
+        };
+        let (rel, root) = match rooted {
+            Some((rel, root)) => {
+                if !self.used.contains(&root) {
+                    self.used.push(root.clone());
+                }
+                (rel, Some(root))
+            }
+            None => match self.cwd.as_deref().and_then(|c| relative_to(&abs, c)) {
+                Some(rel) => (rel, None),
+                None => (abs.display().to_string(), None),
+            },
+        };
+        let out = format!("{rel}{suffix}");
+        self.given.push((out.clone(), root));
+        out
+    }
+
+    /// The canonical absolute form of `path`, resolved lexically below its deepest existing
+    /// ancestor (a file a diff reads from git need not exist in the work tree).
+    fn absolute(&self, path: &str) -> Option<PathBuf> {
+        let p = Path::new(path);
+        let joined = match &self.cwd {
+            Some(c) if p.is_relative() => c.join(p),
+            _ if p.is_relative() => return None,
+            _ => p.to_path_buf(),
+        };
+        let mut clean = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
+        let mut existing = clean.as_path();
+        let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
+        loop {
+            if let Ok(canon) = existing.canonicalize() {
+                let mut out = canon;
+                out.extend(rest.iter().rev());
+                return Some(out);
+            }
+            rest.push(existing.file_name()?);
+            existing = existing.parent()?;
+        }
+    }
+
+    /// The work tree holding `abs`, looked up once per directory.
+    fn work_tree(&mut self, abs: &Path) -> Option<PathBuf> {
+        let dir = abs.ancestors().skip(1).find(|d| d.is_dir())?.to_path_buf();
+        self.work_trees
+            .entry(dir)
+            .or_insert_with_key(|d| crate::git::work_tree(d))
+            .clone()
+    }
+}
+
+/// `path@abc1234` -> (`path`, `@abc1234`) when the suffix is an abbreviated revision (or
+/// empty: a diff with no base); any other `@` is part of the file name.
+fn split_revision(path: &str) -> (&str, &str) {
+    if let Some(i) = path.rfind('@') {
+        let (file, rev) = path.split_at(i);
+        let hex = rev.get(1..).unwrap_or_default();
+        let is_rev = hex.len() <= 40 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_rev && !file.is_empty() && !Path::new(path).exists() {
+            return (file, rev);
+        }
+    }
+    (path, "")
+}
+
+/// `/`-separated, whatever the platform.
+fn slashed(p: &Path) -> String {
+    let parts: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// `abs` relative to the directory `base` (`../x`), both canonical; `None` when they share no
+/// root (another drive).
+fn relative_to(abs: &Path, base: &Path) -> Option<String> {
+    let a: Vec<Component<'_>> = abs.components().collect();
+    let b: Vec<Component<'_>> = base.components().collect();
+    if a.first() != b.first() {
+        return None;
+    }
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len().saturating_sub(common)];
+    parts.extend(
+        a.iter()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    Some(parts.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +301,42 @@ mod tests {
         let any = Excludes::new(&["**/generated/**"]).unwrap();
         assert!(any.matches("a/b/generated/x.yaml"));
         assert!(Excludes::new(&["ok", "a[b"]).is_err_and(|(i, _)| i == 1));
+    }
+
+    #[test]
+    fn report_paths_are_relative_to_the_root_and_keep_revision_labels() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("k8s")).unwrap();
+        std::fs::write(root.join("k8s/a.yaml"), "").unwrap();
+        let mut roots = Roots::new(root.to_str());
+        let abs = |p: &str| root.join(p).display().to_string();
+        assert_eq!(roots.relative(&abs("k8s/a.yaml")), "k8s/a.yaml");
+        assert_eq!(roots.relative(&abs("k8s/./x/../a.yaml")), "k8s/a.yaml");
+        // a file only git has (deleted in the work tree), and a base-revision label
+        assert_eq!(roots.relative(&abs("gone/b.yaml")), "gone/b.yaml");
+        assert_eq!(
+            roots.relative(&abs("k8s/a.yaml@abc1234")),
+            "k8s/a.yaml@abc1234"
+        );
+        assert_eq!(roots.relative(&abs("k8s/a.yaml@")), "k8s/a.yaml@");
+        assert_eq!(
+            roots.relative(&abs("k8s/user@host.yaml")),
+            "k8s/user@host.yaml"
+        );
+        for name in ["<stdin>", "-", ""] {
+            assert_eq!(roots.relative(name), name);
+        }
+        assert_eq!(roots.primary(), root.canonicalize().ok().as_deref());
+        let outside = tmp.path().join("other.json").display().to_string();
+        let rel = roots.relative(&outside);
+        assert!(!rel.starts_with('/') || rel == outside, "{rel}");
+        assert_eq!(roots.outside_primary(), vec![rel]);
+        assert_eq!(split_revision("a/b.yaml@0123456"), ("a/b.yaml", "@0123456"));
+        assert_eq!(
+            relative_to(Path::new("/a/b/c.json"), Path::new("/a/x/y")).as_deref(),
+            Some("../../b/c.json")
+        );
     }
 
     #[test]

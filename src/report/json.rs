@@ -27,6 +27,10 @@ struct JsonFinding<'a> {
     change: Option<&'a str>,
     group: Option<&'a str>,
     location: Option<JsonLocation<'a>>,
+    /// More places, after `location` (the plan, when `location` is the `.tf` line); absent
+    /// when there are none, so version 1 readers see the same documents.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related: Vec<JsonLocation<'a>>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +72,7 @@ fn finding(f: &Finding) -> JsonFinding<'_> {
         change: f.change.as_deref(),
         group: f.group.as_deref(),
         location: f.location.as_ref().map(location),
+        related: f.related.iter().map(location).collect(),
     }
 }
 

@@ -213,6 +213,7 @@ pub(crate) mod fixture {
                 len: "\"desired_capacity\": 2".len(),
             }),
             waiver: None,
+            related: Vec::new(),
         };
         let warn = Finding {
             rule: "drift/live-differs".into(),
@@ -222,6 +223,7 @@ pub(crate) mod fixture {
             group: None,
             location: None,
             waiver: None,
+            related: Vec::new(),
         };
         let waived = Finding {
             rule: "instability/in-progress".into(),
@@ -242,6 +244,7 @@ pub(crate) mod fixture {
                 by: Some("alice".into()),
                 expires: Some("2030-01-01".into()),
             }),
+            related: Vec::new(),
         };
         let rules = vec![
             RuleDoc {
@@ -287,6 +290,8 @@ pub(crate) mod fixture {
             },
             rules,
             sources,
+            root: Some("/work/repo".into()),
+            outside_root: Vec::new(),
         }
     }
 

@@ -8,8 +8,8 @@ use serde_json::Value;
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location as SarifLocation, Message, MultiformatMessageString,
     Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool,
-    ToolComponent,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif,
+    Suppression, Tool, ToolComponent,
 };
 
 use super::fnv1a64;
@@ -19,6 +19,17 @@ const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const INFORMATION_URI: &str = "https://github.com/quorate-dev/quorate";
 /// Key of our entry in `partialFingerprints`; versioned so the recipe can change later.
 const FINGERPRINT_KEY: &str = "quorate/v1";
+/// The rules reference: built-in rules link to their heading (GitHub's anchor of `## id` is the
+/// id without its `/`).
+const RULES_DOC: &str = "https://github.com/quorate-dev/quorate/blob/main/docs/rules.md";
+/// Where custom and conftest rules without docs of their own send the reader.
+const POLICY_DOC: &str =
+    "https://github.com/quorate-dev/quorate/blob/main/README.md#writing-policies";
+/// The base every relative artifact URI is resolved against: the repository root.
+const SRCROOT: &str = "%SRCROOT%";
+/// `runAutomationDetails.id`: the code-scanning category (the trailing `/` leaves the run id to
+/// GitHub).
+const AUTOMATION_ID: &str = "quorate/";
 
 pub(super) fn render(report: &Report) -> io::Result<String> {
     let log = build(report);
@@ -29,14 +40,19 @@ pub(super) fn render(report: &Report) -> io::Result<String> {
 
 fn build(report: &Report) -> Sarif {
     let rule_ids = rule_order(report);
+    let builtin: Vec<String> = crate::rules::builtin()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
     let rules: Vec<ReportingDescriptor> = rule_ids
         .iter()
-        .map(|id| match report.rule_doc(id) {
-            Some(doc) => descriptor(doc),
-            None => ReportingDescriptor::builder()
-                .id(id.clone())
-                .name(id.clone())
-                .build(),
+        .map(|id| {
+            let documented = builtin.contains(id);
+            match report.rule_doc(id) {
+                Some(doc) => descriptor(doc, documented),
+                None => undocumented(id, report),
+            }
         })
         .collect();
 
@@ -45,7 +61,7 @@ fn build(report: &Report) -> Sarif {
         .findings
         .iter()
         .chain(report.waived.iter())
-        .map(|f| result(f, index_of(&f.rule)))
+        .map(|f| result(f, index_of(&f.rule), report))
         .collect();
 
     let driver = ToolComponent::builder()
@@ -60,6 +76,14 @@ fn build(report: &Report) -> Sarif {
         .build();
     // Our columns count characters, not the UTF-16 units SARIF assumes by default.
     run.column_kind = Some(Value::from("unicodeCodePoints"));
+    run.automation_details = Some(RunAutomationDetails {
+        id: Some(AUTOMATION_ID.to_string()),
+        ..RunAutomationDetails::default()
+    });
+    if let Some(root) = &report.root {
+        let base = ArtifactLocation::builder().uri(root_uri(root)).build();
+        run.original_uri_base_ids = Some(BTreeMap::from([(SRCROOT.to_string(), base)]));
+    }
     if !report.notices.is_empty() {
         let notes = report
             .notices
@@ -105,40 +129,136 @@ fn level(severity: Severity) -> ResultLevel {
     }
 }
 
-fn descriptor(doc: &RuleDoc) -> ReportingDescriptor {
+/// A rule with docs. `builtin`: it has a heading in the rules reference.
+fn descriptor(doc: &RuleDoc, builtin: bool) -> ReportingDescriptor {
     let (help_text, help_markdown) = help(doc);
+    let generic = generic_texts(&doc.id);
+    let title = non_empty(&doc.title).unwrap_or(&generic.0);
+    let what = non_empty(&doc.what).unwrap_or(title);
+    let (help_text, help_markdown) = if help_text.is_empty() {
+        (generic.1.clone(), generic.1.clone())
+    } else {
+        (help_text, help_markdown)
+    };
+    let help_uri = if builtin {
+        format!("{RULES_DOC}#{}", anchor(&doc.id))
+    } else {
+        POLICY_DOC.to_string()
+    };
+    let mut d = base_descriptor(&doc.id, doc.severity, help_uri);
+    d.short_description = Some(text_only(title));
+    d.full_description = Some(text_only(what));
+    d.help = Some(
+        MultiformatMessageString::builder()
+            .text(help_text)
+            .markdown(help_markdown)
+            .build(),
+    );
+    d
+}
+
+/// A rule no `# METADATA` describes (a custom rule without one, a conftest rule): generic
+/// texts, at the severity of its first finding.
+fn undocumented(id: &str, report: &Report) -> ReportingDescriptor {
+    let severity = report
+        .findings
+        .iter()
+        .chain(&report.waived)
+        .find(|f| f.rule == id)
+        .map_or(Severity::Deny, |f| f.severity);
+    let (short, full) = generic_texts(id);
+    let mut d = base_descriptor(id, severity, POLICY_DOC.to_string());
+    d.short_description = Some(text_only(&short));
+    d.full_description = Some(text_only(&full));
+    d.help = Some(
+        MultiformatMessageString::builder()
+            .text(full.clone())
+            .markdown(full)
+            .build(),
+    );
+    d
+}
+
+fn base_descriptor(id: &str, severity: Severity, help_uri: String) -> ReportingDescriptor {
     let mut d = ReportingDescriptor::builder()
-        .id(doc.id.clone())
-        .name(doc.id.clone())
+        .id(id.to_string())
+        .name(friendly_name(id))
+        .help_uri(help_uri)
         .default_configuration({
             let mut c = ReportingConfiguration::builder().build();
-            c.level = Some(Value::from(level(doc.severity).to_string()));
+            c.level = Some(Value::from(level(severity).to_string()));
             c
         })
         .build();
-    if !doc.title.trim().is_empty() {
-        d.short_description = Some(
-            MultiformatMessageString::builder()
-                .text(doc.title.clone())
-                .build(),
-        );
-    }
-    if !doc.what.trim().is_empty() {
-        d.full_description = Some(
-            MultiformatMessageString::builder()
-                .text(doc.what.clone())
-                .build(),
-        );
-    }
-    if !help_text.is_empty() {
-        d.help = Some(
-            MultiformatMessageString::builder()
-                .text(help_text)
-                .markdown(help_markdown)
-                .build(),
-        );
-    }
+    d.properties = Some(
+        PropertyBag::builder()
+            .tags(vec!["quorate".to_string(), super::family(id).to_string()])
+            .build(),
+    );
     d
+}
+
+/// (short, full) descriptions for a rule without docs.
+fn generic_texts(id: &str) -> (String, String) {
+    let conftest = id.split_once('/').is_some_and(|(_, rule)| {
+        ["deny", "warn", "violation"]
+            .iter()
+            .any(|p| rule.starts_with(p))
+    });
+    if conftest {
+        let rego = id.replacen('/', ".", 1);
+        (
+            format!("Policy rule {id}"),
+            format!(
+                "A result of the policy rule `data.{rego}`, evaluated on each input document                  (conftest conventions). Add a `# METADATA` block with a title, a description                  and `custom.id` to give it its own docs."
+            ),
+        )
+    } else {
+        (
+            format!("Policy rule {id}"),
+            format!(
+                "A finding of the policy rule `{id}` from a `--policy` directory. Add a                  `# METADATA` block with a title, a description and `custom.why` /                  `custom.fix` to give it its own docs."
+            ),
+        )
+    }
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|t| !t.is_empty())
+}
+
+fn text_only(text: &str) -> MultiformatMessageString {
+    MultiformatMessageString::builder()
+        .text(text.to_string())
+        .build()
+}
+
+/// `quorum/below-quorum` -> `QuorumBelowQuorum`: a Pascal-case name distinct from the id.
+fn friendly_name(id: &str) -> String {
+    let mut name: String = id
+        .split(|c: char| !c.is_alphanumeric())
+        .flat_map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .into_iter()
+                .flat_map(char::to_uppercase)
+                .chain(chars)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if name.is_empty() || name == id {
+        name.push_str("Rule");
+    }
+    name
+}
+
+/// GitHub's anchor for the heading `## id`: lower case, punctuation other than `-` and `_` dropped.
+fn anchor(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The rule's documentation as plain text and as Markdown.
@@ -173,14 +293,28 @@ fn help(doc: &RuleDoc) -> (String, String) {
     (text.join("\n\n"), md.join("\n\n"))
 }
 
-fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult {
+fn result(f: &Finding, rule_index: Option<usize>, report: &Report) -> SarifResult {
     let mut r = SarifResult::builder()
         .message(Message::from(&f.message))
         .rule_id(f.rule.clone())
         .level(level(f.severity))
         .build();
     r.rule_index = rule_index.and_then(|i| i64::try_from(i).ok());
-    r.locations = f.location.as_ref().map(|l| vec![location(l)]);
+    r.locations = f.location.as_ref().map(|l| vec![location(l, report)]);
+    if !f.related.is_empty() {
+        let related = f
+            .related
+            .iter()
+            .zip(1i64..)
+            .map(|(l, id)| {
+                let mut loc = location(l, report);
+                loc.id = Some(id);
+                loc.message = Some(Message::from(&format!("also at {}", l.path)));
+                loc
+            })
+            .collect();
+        r.related_locations = Some(related);
+    }
     r.partial_fingerprints = Some(BTreeMap::from([(
         FINGERPRINT_KEY.to_string(),
         fingerprint(f),
@@ -208,9 +342,19 @@ fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult {
     r
 }
 
-fn location(l: &Location) -> SarifLocation {
+fn location(l: &Location, report: &Report) -> SarifLocation {
+    let mut artifact = ArtifactLocation::builder().uri(uri(&l.path)).build();
+    // Paths under the repository root are relative to it; files outside it (`../x`, an
+    // absolute path, another work tree) are not.
+    let rooted = !report.outside_root.contains(&l.path)
+        && !l.path.starts_with('/')
+        && !l.path.starts_with('<')
+        && !uri(&l.path).starts_with("file:");
+    if report.root.is_some() && rooted {
+        artifact.uri_base_id = Some(SRCROOT.to_string());
+    }
     let mut physical = PhysicalLocation::builder()
-        .artifact_location(ArtifactLocation::builder().uri(uri(&l.path)).build())
+        .artifact_location(artifact)
         .build();
     // SARIF lines and columns start at 1; 0 means we do not know.
     if l.line >= 1 {
@@ -218,10 +362,42 @@ fn location(l: &Location) -> SarifLocation {
         region.start_line = i64::try_from(l.line).ok();
         if l.column >= 1 {
             region.start_column = i64::try_from(l.column).ok();
+            let end = report
+                .sources
+                .get(&l.path)
+                .and_then(|text| end_of(text, l.offset, l.len));
+            if let Some((line, column)) = end {
+                region.end_line = i64::try_from(line).ok();
+                region.end_column = i64::try_from(column).ok();
+            }
         }
         physical.region = Some(region);
     }
     SarifLocation::builder().physical_location(physical).build()
+}
+
+/// Line and (exclusive, in characters) column where the span `offset..offset + len` ends.
+fn end_of(text: &str, offset: usize, len: usize) -> Option<(usize, usize)> {
+    if len == 0 {
+        return None;
+    }
+    let before = text.get(..offset.checked_add(len)?)?;
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..)?.chars().count() + 1;
+    Some((line, column))
+}
+
+/// `file:///abs/root/`: the root as an absolute URI ending in `/`.
+fn root_uri(root: &str) -> String {
+    let mut u = uri(root);
+    if !u.starts_with("file:") {
+        u = format!("file://{}{u}", if u.starts_with('/') { "" } else { "/" });
+    }
+    if !u.ends_with('/') {
+        u.push('/');
+    }
+    u
 }
 
 /// The path as a URI reference: forward slashes, percent-encoding where a URI needs it.
@@ -256,12 +432,18 @@ fn uri(path: &str) -> String {
 /// Stable across runs and releases, and independent of line numbers, so a finding keeps its
 /// identity when unrelated lines move.
 fn fingerprint(f: &Finding) -> String {
-    let key = format!(
+    let mut key = format!(
         "{}\0{}\0{}",
         f.rule,
         f.change.as_deref().unwrap_or(""),
         f.group.as_deref().unwrap_or("")
     );
+    // Without a change or group (conftest results, unreadable files) the rule alone would make
+    // every result of the rule one alert: the file and the message tell them apart.
+    if f.change.is_none() && f.group.is_none() {
+        let path = f.location.as_ref().map_or("", |l| l.path.as_str());
+        key.push_str(&format!("\0{path}\0{}", f.message));
+    }
     format!("{:016x}", fnv1a64(key.as_bytes()))
 }
 
@@ -304,7 +486,7 @@ mod tests {
             ]
         );
         let quorum = &rules[1];
-        assert_eq!(quorum["name"], "quorum/majority-lost");
+        assert_eq!(quorum["name"], "QuorumMajorityLost");
         assert_eq!(
             quorum["shortDescription"]["text"],
             "Change leaves the group without a majority"
@@ -320,12 +502,62 @@ mod tests {
         assert!(help_text.contains("Fix: Scale in one member"));
         let help_md = quorum["help"]["markdown"].as_str().unwrap();
         assert!(help_md.contains("```\ndesired_capacity: 3 -> 2\n```"));
-        assert!(quorum.get("helpUri").is_none());
-        // a rule without a RuleDoc still gets a descriptor
+        // not a built-in rule: the policy-writing docs
+        assert_eq!(quorum["helpUri"], POLICY_DOC);
+        assert_eq!(quorum["properties"]["tags"], json!(["quorate", "quorum"]));
+        // a rule without a RuleDoc still gets a full descriptor
+        let bare = &rules[2];
+        assert_eq!(bare["id"], "instability/in-progress");
+        assert_eq!(bare["name"], "InstabilityInProgress");
+        assert_eq!(bare["defaultConfiguration"]["level"], "error");
+        for key in ["shortDescription", "fullDescription", "help"] {
+            assert!(!bare[key]["text"].as_str().unwrap().is_empty(), "{key}");
+        }
+        assert_eq!(bare["helpUri"], POLICY_DOC);
+        // a rule without a description falls back to its title
         assert_eq!(
-            rules[2],
-            json!({"id": "instability/in-progress", "name": "instability/in-progress"})
+            rules[3]["fullDescription"]["text"],
+            "Only here to be listed in SARIF rules."
         );
+    }
+
+    #[test]
+    fn builtin_rules_link_to_their_heading_in_the_rules_reference() {
+        let mut r = fixture::report();
+        r.rules = crate::rules::builtin().unwrap();
+        r.findings[1].rule = "quorum/below-quorum".into();
+        let v = parsed(&r);
+        let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        let below = rules
+            .iter()
+            .find(|d| d["id"] == "quorum/below-quorum")
+            .unwrap();
+        assert_eq!(below["helpUri"], format!("{RULES_DOC}#quorumbelow-quorum"));
+        assert_eq!(below["name"], "QuorumBelowQuorum");
+        // the anchor is the one the generated reference links to
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+        assert!(doc.contains("(#quorumbelow-quorum)"));
+        assert!(doc.contains("\n## quorum/below-quorum\n"));
+        for d in rules {
+            assert_ne!(d["name"], d["id"]);
+        }
+    }
+
+    #[test]
+    fn names_anchors_and_ends() {
+        assert_eq!(friendly_name("main/deny_run_as_root"), "MainDenyRunAsRoot");
+        assert_eq!(friendly_name("Plain"), "PlainRule");
+        assert_eq!(
+            anchor("input/unreadable-manifest"),
+            "inputunreadable-manifest"
+        );
+        // `cdé`: three characters in four bytes, ending before column 4
+        assert_eq!(end_of("ab\ncdé f", 3, 4), Some((2, 4)));
+        assert_eq!(end_of("ab", 0, 0), None);
+        assert_eq!(end_of("ab", 1, 9), None);
+        assert_eq!(root_uri("/work/my repo"), "file:///work/my%20repo/");
+        assert_eq!(root_uri("C:\\w"), "file:///C:/w/");
     }
 
     #[test]
@@ -347,6 +579,7 @@ mod tests {
         }
         let warn = &results[0];
         assert_eq!(warn["level"], "warning");
+        // the fixture's warning has no location (evaluate gives every finding one)
         assert!(warn.get("locations").is_none());
         assert!(warn.get("suppressions").is_none());
         assert_eq!(warn["properties"], json!({"change": "kafka"}));
@@ -360,8 +593,17 @@ mod tests {
             .starts_with("scaling etcd"));
         let phys = &deny["locations"][0]["physicalLocation"];
         assert_eq!(phys["artifactLocation"]["uri"], "plans/prod.json");
+        assert_eq!(phys["artifactLocation"]["uriBaseId"], SRCROOT);
         assert_eq!(phys["region"]["startLine"], 3);
         assert_eq!(phys["region"]["startColumn"], 3);
+        // `"desired_capacity": 2` ends on the same line
+        assert_eq!(phys["region"]["endLine"], 3);
+        assert_eq!(phys["region"]["endColumn"], 3 + 21);
+        assert_eq!(
+            v["runs"][0]["originalUriBaseIds"][SRCROOT]["uri"],
+            "file:///work/repo/"
+        );
+        assert_eq!(v["runs"][0]["automationDetails"]["id"], AUTOMATION_ID);
 
         let waived = &results[2];
         assert_eq!(waived["level"], "error");
@@ -393,8 +635,39 @@ mod tests {
             group: None,
             location: None,
             waiver: None,
+            related: Vec::new(),
         };
         assert_eq!(fingerprint(&f), format!("{:016x}", fnv1a64(b"r\0c\0")));
+        // results without change or group (conftest) differ by their message
+        let mut a = f.clone();
+        a.change = None;
+        let mut b = a.clone();
+        b.message = "other".into();
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+    }
+
+    #[test]
+    fn related_locations_follow_the_primary_one() {
+        let mut r = fixture::report();
+        let plan = r.findings[1].location.clone().unwrap();
+        let mut tf = plan.clone();
+        tf.path = "modules/asg/main.tf".into();
+        tf.line = 7;
+        r.findings[1].location = Some(tf);
+        r.findings[1].related = vec![plan];
+        let v = parsed(&r);
+        let deny = &v["runs"][0]["results"][1];
+        assert_eq!(
+            deny["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "modules/asg/main.tf"
+        );
+        let rel = &deny["relatedLocations"][0];
+        assert_eq!(rel["id"], 1);
+        assert_eq!(
+            rel["physicalLocation"]["artifactLocation"]["uri"],
+            "plans/prod.json"
+        );
+        assert_eq!(rel["physicalLocation"]["region"]["startLine"], 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod elasticsearch;
 pub mod kubernetes;
 pub mod native;
 pub mod terraform;
+pub mod tfconfig;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -103,6 +104,12 @@ pub struct Inputs {
     /// Documents of PATH arguments quorate read (or kept for conftest-style policies): none
     /// at all means the run would check nothing.
     recognized: usize,
+    /// How reports name files (relative to the repository root); `None` keeps paths as read.
+    pub roots: Option<crate::paths::Roots>,
+    /// Each plan's `configuration` block, by plan path: maps findings to `.tf` lines.
+    pub terraform_configs: BTreeMap<String, Value>,
+    /// `--tf-root`: the Terraform configuration directory of the plans.
+    pub tf_root: Option<String>,
 }
 
 /// One input document as parsed, for conftest-style policies (`input` is the document).
@@ -362,6 +369,10 @@ impl Inputs {
             match kind {
                 DocKind::TerraformPlan => {
                     let plan = terraform::load(&src, &value)?;
+                    if let Some(config) = value.get("configuration") {
+                        self.terraform_configs
+                            .insert(src.path.clone(), config.clone());
+                    }
                     self.changes.extend(plan.changes);
                     self.drift.extend(plan.drift);
                 }
