@@ -82,6 +82,26 @@ fn reports(tmp: &Path) -> Vec<(String, Value)> {
         "{terraform}"
     );
     out.push(("terraform".into(), terraform));
+    // diff: a commit that scales etcd 5 -> 2 in a real repository, as the Action uploads it
+    let repo = tmp.join("repo");
+    std::fs::create_dir_all(repo.join("k8s")).unwrap();
+    let etcd = |n: u32| {
+        format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: etcd\n  namespace: platform\nspec:\n  replicas: {n}\n  selector:\n    matchLabels:\n      app: etcd\n  template:\n    metadata:\n      labels:\n        app: etcd\n    spec:\n      containers:\n        - name: etcd\n          image: quay.io/coreos/etcd:v3.5.17\n")
+    };
+    std::fs::write(repo.join("k8s/etcd.yaml"), etcd(5)).unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "base"]);
+    std::fs::write(repo.join("k8s/etcd.yaml"), etcd(2)).unwrap();
+    git(&repo, &["commit", "-qam", "scale etcd"]);
+    let diff = sarif_of(&repo, &["diff", "HEAD~1", "HEAD"]);
+    assert_eq!(
+        diff["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+            ["uri"],
+        "k8s/etcd.yaml",
+        "{diff}"
+    );
+    out.push(("diff".into(), diff));
     // conftest: the corpus's Kubernetes examples, four denials of one Deployment
     let conftest = corpus().join("open-policy-agent__conftest");
     out.push((
