@@ -119,6 +119,8 @@ pub struct Config {
     pub freezes: Vec<crate::freeze::Freeze>,
     /// `admission.scope`: per rule id or `family/*`, which objects the rule judges at admission.
     pub admission_scope: BTreeMap<String, Scope>,
+    /// Byte offsets of the `admission.scope` keys.
+    pub admission_scope_at: BTreeMap<String, usize>,
     /// `break_glass.allowed`: users and groups whose `quorate.dev/break-glass` annotation lets
     /// a denied admission request through (with a warning, audit annotations and a metric).
     pub break_glass_allowed: Vec<String>,
@@ -143,6 +145,7 @@ impl Default for Config {
             freezes: Vec::new(),
             break_glass_allowed: Vec::new(),
             admission_scope: BTreeMap::new(),
+            admission_scope_at: BTreeMap::new(),
         }
     }
 }
@@ -327,17 +330,20 @@ impl Config {
             path: Some(src.path.clone()),
             ..Config::default()
         };
+        // Every error in one run: collected here, reported together at the end.
+        let mut errors: Vec<Error> = Vec::new();
         for (key, slot) in [
             ("stabilization_window", &mut cfg.stabilization_window),
             ("max_observed_age", &mut cfg.max_observed_age),
         ] {
             if let Some(s) = v.get(key).and_then(Value::as_str) {
-                *slot = parse_duration(s).ok_or_else(|| {
-                    at(
+                match parse_duration(s) {
+                    Some(d) => *slot = d,
+                    None => errors.push(at(
                         &format!("/{key}"),
                         format!("/{key}: `{s}` is not a duration"),
-                    )
-                })?;
+                    )),
+                }
             }
         }
         for (name, g) in v
@@ -373,6 +379,9 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default();
+            let off = schema::locate(&doc, &format!("/admission/scope/{}", escape_token(rule)))
+                .unwrap_or(doc.start);
+            cfg.admission_scope_at.insert(rule.clone(), off);
             cfg.admission_scope.insert(
                 rule.clone(),
                 Scope {
@@ -392,7 +401,10 @@ impl Config {
             .flatten()
             .enumerate()
         {
-            cfg.freezes.push(parse_freeze(i, f, &at)?);
+            match parse_freeze(i, f, &at) {
+                Ok(fz) => cfg.freezes.push(fz),
+                Err(e) => errors.push(e),
+            }
         }
         for (rule, level) in v
             .get("severity")
@@ -413,7 +425,7 @@ impl Config {
         cfg.exclude = strings(v.get("exclude"));
         if let Err((i, why)) = crate::paths::Excludes::new(&cfg.exclude) {
             let glob = cfg.exclude.get(i).cloned().unwrap_or_default();
-            return Err(at(
+            errors.push(at(
                 &format!("/exclude/{i}"),
                 format!("/exclude/{i}: `{glob}` is not a glob: {why}"),
             ));
@@ -437,14 +449,15 @@ impl Config {
             let get = |k: &str| w.get(k).and_then(Value::as_str).map(String::from);
             let expires_text = get("expires").unwrap_or_default();
             let pointer = format!("/waivers/{i}/expires");
-            let expires = parse_expiry(&expires_text).ok_or_else(|| {
-                at(
+            let Some(expires) = parse_expiry(&expires_text) else {
+                errors.push(at(
                     &pointer,
                     format!(
                         "{pointer}: `{expires_text}` is not a date (YYYY-MM-DD) or RFC 3339 time"
                     ),
-                )
-            })?;
+                ));
+                continue;
+            };
             let off = schema::locate(&doc, &format!("/waivers/{i}")).unwrap_or(doc.start);
             let expires_offset = schema::locate(&doc, &pointer).unwrap_or(off);
             let (line, _) = src.line_col(off);
@@ -461,7 +474,12 @@ impl Config {
                 expires_offset,
             });
         }
-        Ok(cfg)
+        errors.sort_by_key(|e| e.position);
+        let mut errors = errors.into_iter();
+        match errors.next() {
+            Some(first) => Err(first.with_related(errors.collect())),
+            None => Ok(cfg),
+        }
     }
 
     /// The config as policies see it: `data.quorate.config`.
@@ -513,7 +531,7 @@ impl Config {
                     |(_, r)| format!("did you mean `{r}`?"),
                 )
         };
-        for (id, offset) in &self.severity_at {
+        for (id, offset) in self.severity_at.iter().chain(&self.admission_scope_at) {
             let known = match id.strip_suffix("/*") {
                 Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
                 None => rules.iter().any(|r| r == id),
@@ -521,7 +539,7 @@ impl Config {
             if !known {
                 return Err(at(
                     *offset,
-                    format!("severity for `{id}`, a rule that no loaded policy has"),
+                    format!("`{id}` names a rule that no loaded policy has"),
                 )
                 .with_help(suggest(id)));
             }

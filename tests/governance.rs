@@ -333,3 +333,21 @@ fn all_config_errors_are_reported_at_once() {
     );
     assert!(err.contains("did you mean `quorum`?"), "{err}");
 }
+
+/// Errors found after the schema (a bad duration, a bad date, a bad cron expression) are all
+/// reported in one run too.
+#[test]
+fn value_errors_are_reported_together() {
+    let dir = plan_dir("stabilization_window: 10m\nwaivers:\n  - rule: unstable/*\n    group: g\n    reason: r\n    expires: 2026-13-45\n    by: b\nfreezes:\n  - name: f\n    cron: \"0 25 * * *\"\n    duration: 1h\n");
+    let out = check(dir.path());
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("quorate.yaml:6:") && err.contains("is not a date"),
+        "{err}"
+    );
+    assert!(
+        err.contains("quorate.yaml:10:") && err.contains("/freezes/0/cron"),
+        "{err}"
+    );
+}

@@ -367,14 +367,54 @@ async fn probes_and_metrics() {
         "quorate_evaluation_errors_total{reason=\"lookup-unavailable\"} 0",
         "quorate_admission_request_duration_seconds_bucket{",
         "quorate_findings_total{rule=\"quorum/multiple-voters-at-once\",severity=\"deny\"} 1",
-        "# EOF",
+        // The Prometheus text format (no Accept for OpenMetrics): a counter's HELP names its samples.
+        "# HELP quorate_admission_requests_total AdmissionReviews answered",
+        "# TYPE quorate_admission_requests_total counter",
     ] {
         assert!(text.contains(want), "metrics lack {want}:\n{text}");
     }
+    assert!(!text.contains("# EOF"), "{text}");
+    promtool_accepts(&text);
     state.stop();
     assert_eq!(
         call(&state, "GET", "/readyz", vec![]).await.0,
         StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+/// `promtool check metrics` (Debian's prometheus package; `.ci/run` installs it and sets
+/// QUORATE_REQUIRE_PROMTOOL) accepts the exposition.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let spawned = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var_os("QUORATE_REQUIRE_PROMTOOL").is_none(),
+                "promtool is required but does not run: {e}"
+            );
+            eprintln!("promtool not installed: skipping the promtool check");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -460,6 +500,78 @@ async fn send(sender: &mut Sender, method: &str, path: &str, body: Vec<u8>) -> (
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Break-glass over the real TLS server: an allowed identity goes through with a warning and
+/// audit annotations, any other is refused and told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_through_the_tls_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let (cert, key, _) = leaf(&pki, "glass");
+    let files = TlsFiles {
+        cert: dir.path().join("tls.crt"),
+        key: dir.path().join("tls.key"),
+    };
+    std::fs::write(&files.cert, &cert).unwrap();
+    std::fs::write(&files.key, &key).unwrap();
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(files),
+        shutdown_grace: Duration::from_secs(2),
+        ..offline()
+    };
+    let state = state_with(
+        config("break_glass:\n  allowed: [oncall-leads]\n"),
+        &[],
+        &opts,
+    );
+    let running = webhook::start_with(opts, state).await.unwrap();
+    let (mut conn, _) = connect(running.addr, &pki.ca_pem).await;
+    let fixture = std::fs::read(fixtures().join("statefulset-5-to-3-denied.json")).unwrap();
+    let mut review: Value = serde_json::from_slice(&fixture).unwrap();
+    review["request"]["object"]["metadata"]["annotations"]["quorate.dev/break-glass"] =
+        json!("INC-4711: members on the failed rack");
+    for (user, groups, allowed) in [
+        (
+            "carol",
+            json!(["system:authenticated", "oncall-leads"]),
+            true,
+        ),
+        ("mallory", json!(["system:authenticated"]), false),
+    ] {
+        review["request"]["userInfo"] = json!({"username": user, "groups": groups});
+        let body = serde_json::to_vec(&review).unwrap();
+        let (status, text) = send(&mut conn, "POST", "/validate", body).await;
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let r = &answer["response"];
+        assert_eq!(r["allowed"], allowed, "{user}: {answer}");
+        if allowed {
+            assert!(
+                r["warnings"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains("break-glass by carol"),
+                "{answer}"
+            );
+            assert!(
+                r["auditAnnotations"]["overridden-rules"].is_string(),
+                "{answer}"
+            );
+        } else {
+            assert!(
+                r["status"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("break-glass refused: mallory"),
+                "{answer}"
+            );
+        }
+    }
+    let (_, metrics) = send(&mut conn, "GET", "/metrics", Vec::new()).await;
+    assert!(metrics.contains("verdict=\"break-glass\"} 1"), "{metrics}");
+    running.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

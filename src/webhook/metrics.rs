@@ -9,6 +9,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format, for scrapers and tools (`promtool check metrics`) that do not
+/// ask for OpenMetrics.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -185,6 +188,33 @@ impl Metrics {
 
     pub fn in_flight(&self) -> &Gauge {
         &self.in_flight
+    }
+
+    /// The Prometheus text format (0.0.4): as OpenMetrics, but a counter's HELP and TYPE name
+    /// its `_total` samples, and no `# EOF`.
+    pub fn encode_prometheus(&self) -> String {
+        let open = self.encode();
+        let counters: std::collections::HashSet<&str> = open
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open.len());
+        for line in open.lines() {
+            if line == "# EOF" {
+                continue;
+            }
+            let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{prefix}{name}_total {tail}"))
+            });
+            out.push_str(renamed.as_deref().unwrap_or(line));
+            out.push('\n');
+        }
+        out
     }
 
     pub fn encode(&self) -> String {

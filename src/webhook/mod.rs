@@ -201,12 +201,25 @@ async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(st): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        st.inner.metrics.encode(),
-    )
-        .into_response()
+/// OpenMetrics when the scraper asks for it (Prometheus does), else the Prometheus text format.
+async fn metrics_text(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let open = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if open {
+        (
+            [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+            st.inner.metrics.encode(),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, metrics::PROMETHEUS_CONTENT_TYPE)],
+            st.inner.metrics.encode_prometheus(),
+        )
+            .into_response()
+    }
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
