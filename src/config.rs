@@ -242,15 +242,7 @@ fn parse_freeze(
         }
         Window::Range { from, to }
     };
-    let labels = f
-        .get("labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
+    let labels = string_map(f.get("labels"));
     Ok(Freeze {
         name,
         reason: get("reason").to_string(),
@@ -263,6 +255,15 @@ fn parse_freeze(
             .and_then(Value::as_bool)
             .unwrap_or(false),
     })
+}
+
+/// The string values of a YAML/JSON mapping (other values ignored; absent: empty).
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .collect()
 }
 
 /// The strings of a YAML/JSON list (other items ignored; absent: empty).
@@ -370,15 +371,7 @@ impl Config {
             .into_iter()
             .flatten()
         {
-            let labels = sc
-                .get("labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let labels = string_map(sc.get("labels"));
             let off = schema::locate(&doc, &format!("/admission/scope/{}", escape_token(rule)))
                 .unwrap_or(doc.start);
             cfg.admission_scope_at.insert(rule.clone(), off);

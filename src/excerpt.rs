@@ -24,7 +24,8 @@ pub struct Excerpt {
     line: usize,
     /// 0-based column (characters) of the span in the real file, for the snippet's header.
     span_column: usize,
-    /// `Some((shown_from, shown_to, line_bytes))` (columns in characters), when clipped.
+    /// `Some((shown_from, shown_to, line_bytes))` (columns in characters; 0 bytes: longer than
+    /// the search), when clipped.
     pub clipped: Option<(usize, usize, usize)>,
 }
 
@@ -53,16 +54,23 @@ fn step(text: &str, from: usize, n: usize, back: bool) -> usize {
     }
 }
 
-fn line_bounds(text: &str, at: usize) -> (usize, usize) {
+/// How far from the span a line end is looked for: beyond it, the line is long, and how long
+/// does not matter (looking further would make each quote cost O(line), and a minified plan is
+/// one line of megabytes).
+const SEARCH: usize = 8 * MAX_LINE;
+
+/// The bounds of the line around `at`, looked for at most [`SEARCH`] bytes each way; the flag
+/// says whether both ends were found.
+fn line_bounds(text: &str, at: usize) -> (usize, usize, bool) {
+    let lo = floor(text, at.saturating_sub(SEARCH));
+    let hi = floor(text, at.saturating_add(SEARCH));
     let start = text
-        .get(..at)
+        .get(lo..at)
         .and_then(|s| s.rfind('\n'))
-        .map_or(0, |i| i.saturating_add(1));
-    let end = text
-        .get(at..)
-        .and_then(|s| s.find('\n'))
-        .map_or(text.len(), |i| at.saturating_add(i));
-    (start, end)
+        .map(|i| lo + i + 1);
+    let end = text.get(at..hi).and_then(|s| s.find('\n')).map(|i| at + i);
+    let known = (start.is_some() || lo == 0) && (end.is_some() || hi == text.len());
+    (start.unwrap_or(lo), end.unwrap_or(hi), known)
 }
 
 fn chars(s: &str) -> usize {
@@ -83,27 +91,28 @@ impl Excerpt {
     ) -> Excerpt {
         let start = floor(text, offset);
         let end = floor(text, start.saturating_add(len)).max(start);
-        let (line_start, line_end) = line_bounds(text, start);
+        let (line_start, line_end, whole) = line_bounds(text, start);
         let line_text = text.get(line_start..line_end).unwrap_or("");
         let line0 = line.saturating_sub(1);
         // A line of megabytes is not counted in characters: its length in bytes is enough to
         // know it is long.
-        if line_text.len() <= MAX_LINE
-            || (line_text.len() <= 4 * MAX_LINE && chars(line_text) <= MAX_LINE)
+        if whole
+            && (line_text.len() <= MAX_LINE
+                || (line_text.len() <= 4 * MAX_LINE && chars(line_text) <= MAX_LINE))
         {
             // Short line: quote it with a short line of context on each side.
             let (mut from, mut to) = (line_start, line_end);
             let mut first = line0;
             if line_start > 0 {
-                let (ps, pe) = line_bounds(text, line_start - 1);
-                if pe.saturating_sub(ps) <= MAX_LINE {
+                let (ps, pe, known) = line_bounds(text, line_start - 1);
+                if known && pe.saturating_sub(ps) <= MAX_LINE {
                     from = ps;
                     first = line0.saturating_sub(1);
                 }
             }
             if line_end < text.len() {
-                let (ns, ne) = line_bounds(text, line_end + 1);
-                if ne.saturating_sub(ns) <= MAX_LINE {
+                let (ns, ne, known) = line_bounds(text, line_end + 1);
+                if known && ne.saturating_sub(ns) <= MAX_LINE {
                     to = ne;
                 }
             }
@@ -141,8 +150,9 @@ impl Excerpt {
         }
         let span_start = body_at + (start - from);
         let span_len = span_to.saturating_sub(start);
-        // Column numbers count the real line (columns far beyond 65,535 included).
-        let line_bytes = line_end - line_start;
+        // Column numbers count the real line (columns far beyond 65,535 included); its
+        // length is only known when it ends within the search.
+        let line_bytes = if whole { line_end - line_start } else { 0 };
         Excerpt {
             name: name.to_string(),
             text: window,
@@ -156,10 +166,14 @@ impl Excerpt {
     /// "line 1 is 6,812 bytes long; columns 4,323-4,463 are shown", when clipped.
     pub fn clipping_note(&self) -> Option<String> {
         let (from, to, len) = self.clipped?;
+        let length = if len == 0 {
+            format!("over {}", thousands(SEARCH))
+        } else {
+            thousands(len)
+        };
         Some(format!(
-            "line {} is {} bytes long; columns {}-{} are shown",
+            "line {} is {length} bytes long; columns {}-{} are shown",
             self.line + 1,
-            thousands(len),
             thousands(from),
             thousands(to)
         ))
@@ -235,10 +249,26 @@ mod tests {
         let contents = e.read_span(&e.span, 0, 0).unwrap();
         assert_eq!(contents.line(), 0);
         assert_eq!(contents.column(), at, "the real 0-based column");
-        assert!(e
-            .clipping_note()
-            .unwrap()
-            .starts_with("line 1 is 105,023 bytes long"));
+        assert_eq!(
+            e.clipping_note().unwrap(),
+            format!(
+                "line 1 is over 1,280 bytes long; columns {}-{} are shown",
+                thousands(at + 1 - 40),
+                thousands(at + 1 + 20)
+            ),
+            "the length of a line of megabytes is not counted"
+        );
+        // A line that ends within the search is measured.
+        let short = format!("{}\"desired_capacity\":3}}\n", "x".repeat(300));
+        let at = short.find("3}").unwrap();
+        let e = Excerpt::new("plan.json", &short, at, 1, 1, at + 1);
+        assert!(
+            e.clipping_note()
+                .unwrap()
+                .starts_with("line 1 is 321 bytes long"),
+            "{:?}",
+            e.clipping_note()
+        );
     }
 
     #[test]

@@ -502,19 +502,25 @@ async fn send(sender: &mut Sender, method: &str, path: &str, body: Vec<u8>) -> (
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// A leaf certificate for `cn` written as `tls.crt` / `tls.key` in `dir`, and its DER.
+fn tls_files(dir: &std::path::Path, pki: &Pki, cn: &str) -> (TlsFiles, Vec<u8>) {
+    let (cert, key, der) = leaf(pki, cn);
+    let files = TlsFiles {
+        cert: dir.join("tls.crt"),
+        key: dir.join("tls.key"),
+    };
+    std::fs::write(&files.cert, &cert).unwrap();
+    std::fs::write(&files.key, &key).unwrap();
+    (files, der)
+}
+
 /// Break-glass over the real TLS server: an allowed identity goes through with a warning and
 /// audit annotations, any other is refused and told why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn break_glass_through_the_tls_server() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
-    let (cert, key, _) = leaf(&pki, "glass");
-    let files = TlsFiles {
-        cert: dir.path().join("tls.crt"),
-        key: dir.path().join("tls.key"),
-    };
-    std::fs::write(&files.cert, &cert).unwrap();
-    std::fs::write(&files.key, &key).unwrap();
+    let (files, _) = tls_files(dir.path(), &pki, "glass");
     let opts = ServeOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         tls: Some(files),
@@ -578,13 +584,7 @@ async fn break_glass_through_the_tls_server() {
 async fn https_serves_reviews_and_reloads_rotated_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
-    let (cert, key, der1) = leaf(&pki, "first");
-    let files = TlsFiles {
-        cert: dir.path().join("tls.crt"),
-        key: dir.path().join("tls.key"),
-    };
-    std::fs::write(&files.cert, &cert).unwrap();
-    std::fs::write(&files.key, &key).unwrap();
+    let (files, der1) = tls_files(dir.path(), &pki, "first");
     let opts = ServeOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         tls: Some(files.clone()),
