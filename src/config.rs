@@ -57,10 +57,7 @@ pub struct Waiver {
 
 impl Waiver {
     pub fn matches(&self, rule: &str, change: Option<&str>, group: Option<&str>) -> bool {
-        let rule_ok = match self.rule.strip_suffix("/*") {
-            Some(family) => rule.split('/').next() == Some(family),
-            None => self.rule == rule,
-        };
+        let rule_ok = rule_matches(&self.rule, rule);
         let change_ok = self.change.as_deref().is_none_or(|c| Some(c) == change);
         let group_ok = self.group.as_deref().is_none_or(|g| Some(g) == group);
         rule_ok && change_ok && group_ok
@@ -255,6 +252,20 @@ fn parse_freeze(
             .and_then(Value::as_bool)
             .unwrap_or(false),
     })
+}
+
+/// Whether `pattern` (a rule id, or `family/*`) names `rule`.
+fn rule_matches(pattern: &str, rule: &str) -> bool {
+    match pattern.strip_suffix("/*") {
+        Some(family) => rule.split('/').next() == Some(family),
+        None => pattern == rule,
+    }
+}
+
+/// A per-rule setting: the rule's own entry, else its family's (`family/*`).
+fn by_rule<'a, T>(map: &'a BTreeMap<String, T>, rule: &str) -> Option<&'a T> {
+    let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
+    map.get(rule).or_else(|| map.get(&family))
 }
 
 /// The string values of a YAML/JSON mapping (other values ignored; absent: empty).
@@ -525,10 +536,7 @@ impl Config {
                 )
         };
         for (id, offset) in self.severity_at.iter().chain(&self.admission_scope_at) {
-            let known = match id.strip_suffix("/*") {
-                Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
-                None => rules.iter().any(|r| r == id),
-            };
+            let known = rules.iter().any(|r| rule_matches(id, r));
             if !known {
                 return Err(at(
                     *offset,
@@ -538,10 +546,7 @@ impl Config {
             }
         }
         for w in &self.waivers {
-            let known = match w.rule.strip_suffix("/*") {
-                Some(family) => rules.iter().any(|r| r.split('/').next() == Some(family)),
-                None => rules.iter().any(|r| r == &w.rule),
-            };
+            let known = rules.iter().any(|r| rule_matches(&w.rule, r));
             if !known {
                 let mut e = at(
                     w.offset,
@@ -577,10 +582,7 @@ impl Config {
 
     /// The admission scope of a rule: its own entry, else its family's.
     pub fn scope_of(&self, rule: &str) -> Option<&Scope> {
-        let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
-        self.admission_scope
-            .get(rule)
-            .or_else(|| self.admission_scope.get(&family))
+        by_rule(&self.admission_scope, rule)
     }
 
     /// The severity a finding of `rule` at `severity` has under `severity:` (the rule's own
@@ -590,12 +592,7 @@ impl Config {
         rule: &str,
         severity: crate::model::Severity,
     ) -> Option<crate::model::Severity> {
-        let family = format!("{}/*", rule.split('/').next().unwrap_or(rule));
-        match self
-            .severity
-            .get(rule)
-            .or_else(|| self.severity.get(&family))
-        {
+        match by_rule(&self.severity, rule) {
             Some(level) => *level,
             None => Some(severity),
         }

@@ -151,11 +151,7 @@ fn sized(
         ..Effect::default()
     };
     let voters = voting_members(members);
-    e.healthy_now = if has_members {
-        Some(voters.iter().filter(|m| serving(m)).count() as i64)
-    } else {
-        plan_before
-    };
+    e.healthy_now = healthy_voters(members).or(plan_before);
     e.protected = if has_members {
         voters.iter().filter(|m| serving(m) && m.protected).count() as i64
     } else {
@@ -224,6 +220,20 @@ fn voting_members(members: &[Member]) -> Vec<&Member> {
     } else {
         flagged
     }
+}
+
+/// Serving voters among observed members; `None` when no member is observed (every member is
+/// gone or none was listed), so callers fall back to the plan's count.
+fn healthy_voters(members: &[Member]) -> Option<i64> {
+    members
+        .iter()
+        .any(|m| m.state != MemberState::Terminated)
+        .then(|| {
+            voting_members(members)
+                .iter()
+                .filter(|m| serving(m))
+                .count() as i64
+        })
 }
 
 fn serving(m: &Member) -> bool {
@@ -504,10 +514,7 @@ fn instance_group(
         .unwrap_or_default();
     let observed = set.observed.groups.get(group);
     let members_seen = observed.map(|g| g.members.as_slice()).unwrap_or_default();
-    let has_members = members_seen
-        .iter()
-        .any(|m| m.state != MemberState::Terminated);
-    let voters = voting_members(members_seen);
+    let healthy = healthy_voters(members_seen);
     let mut e = Effect {
         members_before: Some(before),
         members_after: Some(after),
@@ -517,12 +524,8 @@ fn instance_group(
             exact: true,
             ids,
         },
-        healthy_now: Some(if has_members {
-            voters.iter().filter(|m| serving(m)).count() as i64
-        } else {
-            before
-        }),
-        observed: has_members,
+        healthy_now: Some(healthy.unwrap_or(before)),
+        observed: healthy.is_some(),
         ..Effect::default()
     };
     worst_case(&mut e, members_seen);
@@ -558,7 +561,7 @@ fn hpa_change(
         return None;
     }
     let members = observed.map(|g| g.members.as_slice()).unwrap_or_default();
-    let has_members = members.iter().any(|m| m.state != MemberState::Terminated);
+    let healthy = healthy_voters(members);
     let mut e = Effect {
         members_before: Some(current),
         members_after: Some(new_max),
@@ -567,12 +570,8 @@ fn hpa_change(
             count: Some(current - new_max),
             ..Removed::default()
         },
-        healthy_now: Some(if has_members {
-            members.iter().filter(|m| serving(m)).count() as i64
-        } else {
-            current
-        }),
-        observed: has_members,
+        healthy_now: Some(healthy.unwrap_or(current)),
+        observed: healthy.is_some(),
         attribute: "/spec/maxReplicas".into(),
         notes: vec![format!(
             "{} lowers maxReplicas to {new_max}: the HPA scales {group} from {current} to {new_max}",

@@ -84,22 +84,6 @@ pub fn read(body: &[u8]) -> Result<Review, Unreadable> {
     })
 }
 
-/// The operation label for metrics: a fixed vocabulary, never raw input.
-pub fn operation_label(request: &Value) -> &'static str {
-    let op = match request.get("operation").and_then(Value::as_str) {
-        Some("CREATE") => "CREATE",
-        Some("UPDATE") => "UPDATE",
-        Some("DELETE") => "DELETE",
-        Some("CONNECT") => "CONNECT",
-        _ => return "unknown",
-    };
-    match (op, request.get("subResource").and_then(Value::as_str)) {
-        ("UPDATE", Some("scale")) => "UPDATE/scale",
-        ("CREATE", Some("eviction")) => "CREATE/eviction",
-        _ => op,
-    }
-}
-
 /// An answer and its verdict (for metrics).
 pub struct Answer {
     pub verdict: &'static str,
@@ -164,11 +148,6 @@ pub fn break_glass(request: &Value, allowed: &[String]) -> Option<BreakGlass> {
         user: user.to_string(),
         allowed: ok,
     })
-}
-
-/// The answer to a judged review.
-pub fn from_report(review: &Review, report: &Report) -> Answer {
-    from_report_with(review, report, None)
 }
 
 /// The answer to a judged review, with a break-glass request taken into account: an allowed
