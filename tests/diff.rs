@@ -12,23 +12,8 @@ pub fn etcd(replicas: u32) -> String {
     )
 }
 
-fn repo_with(files: &[(&str, String)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    git(tmp.path(), &["init", "-q"]);
-    for (path, text) in files {
-        let p = tmp.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    git(tmp.path(), &["add", "-A"]);
-    git(tmp.path(), &["commit", "-qm", "base"]);
-    tmp
-}
-
 fn commit(dir: &Path, path: &str, text: &str, msg: &str) {
-    std::fs::write(dir.join(path), text).unwrap();
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", msg]);
+    commit_all(dir, &[(path, text)], msg);
 }
 
 fn json_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {

@@ -33,31 +33,6 @@ fn service_template(port: u32) -> String {
     )
 }
 
-fn write(dir: &Path, path: &str, text: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn repo_with(files: &[(&str, String)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    git(tmp.path(), &["init", "-q"]);
-    for (path, text) in files {
-        write(tmp.path(), path, text);
-    }
-    git(tmp.path(), &["add", "-A"]);
-    git(tmp.path(), &["commit", "-qm", "base"]);
-    tmp
-}
-
-fn commit_all(dir: &Path, files: &[(&str, String)], msg: &str) {
-    for (path, text) in files {
-        write(dir, path, text);
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", msg]);
-}
-
 fn report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     let mut a = vec!["diff"];
     a.extend(args);

@@ -17,31 +17,6 @@ fn etcd(replicas: u32) -> String {
 
 const WAIVER: &str = "waivers:\n  - rule: quorum/*\n    change: platform/StatefulSet/etcd\n    reason: \"migration to the new cluster\"\n    expires: 2026-12-20\n    by: mallory@example.com\n";
 
-fn write(dir: &Path, path: &str, text: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    git(tmp.path(), &["init", "-q"]);
-    for (p, t) in files {
-        write(tmp.path(), p, t);
-    }
-    git(tmp.path(), &["add", "-A"]);
-    git(tmp.path(), &["commit", "-qm", "base"]);
-    tmp
-}
-
-fn commit(dir: &Path, files: &[(&str, &str)], msg: &str) {
-    for (p, t) in files {
-        write(dir, p, t);
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-qm", msg]);
-}
-
 fn diff(dir: &Path, extra: &[&str]) -> (i32, Value) {
     let mut args = vec![
         "diff",
@@ -73,12 +48,15 @@ fn rules(r: &Value, severity: &str) -> Vec<String> {
 /// printed "no findings (2 waived)" and exited 0.
 #[test]
 fn a_change_cannot_waive_its_own_denial() {
-    let r = repo(&[("k8s/etcd.yaml", &etcd(5))]);
+    let r = repo_with(&[("k8s/etcd.yaml", etcd(5).as_str())]);
     let d = r.path();
     git(d, &["checkout", "-qb", "feature"]);
-    commit(
+    commit_all(
         d,
-        &[("k8s/etcd.yaml", &etcd(2)), ("quorate.yaml", WAIVER)],
+        &[
+            ("k8s/etcd.yaml", etcd(2).as_str()),
+            ("quorate.yaml", WAIVER),
+        ],
         "scale etcd, waive it",
     );
     let (code, report) = diff(d, &[]);
@@ -126,11 +104,11 @@ fn a_change_cannot_waive_its_own_denial() {
 /// A waiver reviewed and merged to main first is on the base of the change: it applies.
 #[test]
 fn a_waiver_merged_first_applies() {
-    let r = repo(&[("k8s/etcd.yaml", &etcd(5))]);
+    let r = repo_with(&[("k8s/etcd.yaml", etcd(5).as_str())]);
     let d = r.path();
-    commit(d, &[("quorate.yaml", WAIVER)], "waive the etcd migration");
+    commit_all(d, &[("quorate.yaml", WAIVER)], "waive the etcd migration");
     git(d, &["checkout", "-qb", "feature"]);
-    commit(d, &[("k8s/etcd.yaml", &etcd(2))], "scale etcd");
+    commit_all(d, &[("k8s/etcd.yaml", etcd(2).as_str())], "scale etcd");
     let (code, report) = diff(d, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["summary"]["deny"], 0, "{report}");
@@ -153,13 +131,19 @@ const SMALL: &str = "package quorate.team\n\n# METADATA\n# title: Too small\n# d
 /// A change that edits the policies is judged by the base revision's policies.
 #[test]
 fn a_change_cannot_loosen_the_policies_that_judge_it() {
-    let r = repo(&[("k8s/etcd.yaml", &etcd(5)), ("policy/team.rego", SMALL)]);
+    let r = repo_with(&[
+        ("k8s/etcd.yaml", etcd(5).as_str()),
+        ("policy/team.rego", SMALL),
+    ]);
     let d = r.path();
     git(d, &["checkout", "-qb", "feature"]);
     let loosened = SMALL.replace("c.capacity.after < 3", "c.capacity.after < 1");
-    commit(
+    commit_all(
         d,
-        &[("k8s/etcd.yaml", &etcd(2)), ("policy/team.rego", &loosened)],
+        &[
+            ("k8s/etcd.yaml", etcd(2).as_str()),
+            ("policy/team.rego", loosened.as_str()),
+        ],
         "loosen and scale",
     );
     let (code, report) = diff(d, &["--no-builtin", "--policy", "policy"]);

@@ -3,19 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 /// A policy independent of the built-in rules: a workload going below 3 replicas, located at
 /// its `spec.replicas`.
 const SMALL: &str = "package quorate.small\n\ndeny contains f if {\n\tsome c in input.changes\n\tc.after.spec.replicas < 3\n\tf := {\"rule\": \"test/small\", \"msg\": sprintf(\"%s is small\", [c.id]), \"change\": c.id, \"attribute\": \"/spec/replicas\"}\n}\n";
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 fn statefulset(name: &str, replicas: u32, indent: &str) -> String {
     let body = format!(

@@ -69,3 +69,27 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Writes `text` at `path` under `dir`, creating the directories above it.
+pub fn write(dir: &Path, path: &str, text: &str) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A git repository in a temp dir with `files` committed as `base`.
+pub fn repo_with<S: AsRef<str>>(files: &[(&str, S)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q"]);
+    commit_all(tmp.path(), files, "base");
+    tmp
+}
+
+/// Writes `files` and commits every change in the work tree.
+pub fn commit_all<S: AsRef<str>>(dir: &Path, files: &[(&str, S)], msg: &str) {
+    for (path, text) in files {
+        write(dir, path, text.as_ref());
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", msg]);
+}
