@@ -351,4 +351,20 @@ pub struct ServeArgs {
     /// How often the certificate files are checked for changes
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub tls_reload_interval: String,
+
+    /// Close a keep-alive connection after this long without a request (longer than the
+    /// API server's 90s, so the client closes first)
+    #[arg(long, value_name = "DURATION", default_value = "120s")]
+    pub idle_timeout: String,
+
+    /// Close a connection whose request head (HTTP/1) is not complete this long after its
+    /// first byte, or that sends no request this long after it was accepted
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub header_timeout: String,
+
+    /// Connections open at once; at the limit a new connection closes the longest-idle one (or
+    /// is refused if every connection has a request in progress). Lowered to fit the open-file
+    /// limit
+    #[arg(long, value_name = "N", default_value_t = crate::webhook::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }

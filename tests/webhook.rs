@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::serve::{connect, leaf, pki, send, tls_files};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use http_body_util::BodyExt;
 use quorate::config::Config;
 use quorate::engine::PolicySet;
 use quorate::text::SourceText;
-use quorate::webhook::{self, AppState, Cache, LookupSource, ServeOptions, TlsFiles};
+use quorate::webhook::{self, AppState, Cache, LookupSource, ServeOptions};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -419,100 +421,6 @@ fn promtool_accepts(text: &str) {
 }
 
 // ---------------------------------------------------------------- real sockets and TLS
-
-struct Pki {
-    ca_pem: String,
-    ca: rcgen::Certificate,
-    ca_key: rcgen::KeyPair,
-}
-
-fn pki() -> Pki {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "quorate test CA");
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca = params.self_signed(&ca_key).unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        ca,
-        ca_key,
-    }
-}
-
-/// A serving certificate for 127.0.0.1 / localhost: (cert PEM, key PEM, cert DER).
-fn leaf(pki: &Pki, cn: &str) -> (String, String, Vec<u8>) {
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
-    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-}
-
-fn tls_connector(ca_pem: &str) -> tokio_rustls::TlsConnector {
-    quorate::webhook::tls::install_crypto_provider();
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    let der = rustls_pem_der(ca_pem);
-    roots.add(der.into()).unwrap();
-    let config = tokio_rustls::rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
-fn rustls_pem_der(pem: &str) -> Vec<u8> {
-    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
-    CertificateDer::from_pem_slice(pem.as_bytes())
-        .unwrap()
-        .to_vec()
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
-
-/// Opens a TLS connection and an HTTP/1.1 client on it; returns the server's certificate too.
-async fn connect(addr: SocketAddr, ca_pem: &str) -> (Sender, Vec<u8>) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tls_connector(ca_pem).connect(name, tcp).await.unwrap();
-    let peer = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    (sender, peer)
-}
-
-async fn send(sender: &mut Sender, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// A leaf certificate for `cn` written as `tls.crt` / `tls.key` in `dir`, and its DER.
-fn tls_files(dir: &std::path::Path, pki: &Pki, cn: &str) -> (TlsFiles, Vec<u8>) {
-    let (cert, key, der) = leaf(pki, cn);
-    let files = TlsFiles {
-        cert: dir.join("tls.crt"),
-        key: dir.join("tls.key"),
-    };
-    std::fs::write(&files.cert, &cert).unwrap();
-    std::fs::write(&files.key, &key).unwrap();
-    (files, der)
-}
 
 /// Break-glass over the real TLS server: an allowed identity goes through with a warning and
 /// audit annotations, any other is refused and told why.
@@ -996,4 +904,521 @@ async fn conftest_policies_judge_the_admitted_object() {
     let message = answer["response"]["status"]["message"].as_str().unwrap();
     assert!(!message.contains("team label"), "{answer}");
     assert!(message.contains("quorum/removes-all-members"), "{answer}");
+}
+
+// ---------------------------------------------------------------- connection limits
+
+/// A TLS server on 127.0.0.1 with `opts` and `cfg` (address and certificate set here).
+async fn tls_server(
+    opts: ServeOptions,
+    cfg: Config,
+) -> (webhook::Running, common::serve::Pki, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let (files, _) = tls_files(dir.path(), &pki, "limits");
+    let opts = ServeOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: Some(files),
+        shutdown_grace: Duration::from_secs(1),
+        ..opts
+    };
+    let state = state_with(cfg, &opts.policies.clone(), &opts);
+    let running = webhook::start_with(opts, state).await.unwrap();
+    (running, pki, dir)
+}
+
+/// `/metrics` over `conn` (a new connection would count against the limits under test).
+async fn metrics_over(conn: &mut common::serve::Sender) -> String {
+    let (status, text) = send(conn, "GET", "/metrics", vec![]).await;
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+fn closed(text: &str, reason: &str) -> Option<f64> {
+    common::serve::metric(
+        text,
+        &format!("quorate_connections_closed_total{{reason=\"{reason}\"}}"),
+    )
+}
+
+/// Reads until `want` has arrived, the connection ends, or (a hang) 30 s pass.
+async fn read_until(stream: &mut common::serve::TlsStream, want: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while !got.windows(want.len()).any(|w| w == want) {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let opts = ServeOptions {
+        idle_timeout: Duration::from_millis(800),
+        header_timeout: Duration::from_secs(60),
+        ..offline()
+    };
+    let (running, pki, _dir) = tls_server(opts, Config::default()).await;
+    let (mut conn, _) = connect(running.addr, &pki.ca_pem).await;
+    // Requests closer together than the idle timeout keep the connection open.
+    for _ in 0..5 {
+        assert_eq!(send(&mut conn, "GET", "/healthz", vec![]).await.0, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!conn.is_closed(), "closed while in use");
+    // Then nothing: the server closes it (the deadline only detects a hang).
+    assert!(
+        common::serve::closed_within(&conn, Duration::from_secs(30)).await,
+        "an idle keep-alive connection was still open after 30 s"
+    );
+    let (mut other, _) = connect(running.addr, &pki.ca_pem).await;
+    let metrics = metrics_over(&mut other).await;
+    assert_eq!(closed(&metrics, "idle-timeout"), Some(1.0), "{metrics}");
+    assert_eq!(closed(&metrics, "header-timeout"), Some(0.0), "{metrics}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_dribbled_on_a_keep_alive_connection_is_cut_after_the_header_timeout() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+    let opts = ServeOptions {
+        idle_timeout: Duration::from_secs(60),
+        header_timeout: Duration::from_secs(1),
+        ..offline()
+    };
+    let (running, pki, _dir) = tls_server(opts, Config::default()).await;
+    let mut tls = common::serve::tls_stream(running.addr, &pki.ca_pem).await;
+    // The first request, at full speed: answered, and the connection kept alive.
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let first = read_until(&mut tls, b"\r\n\r\nok\n").await;
+    let first = String::from_utf8_lossy(&first);
+    assert!(
+        first.starts_with("HTTP/1.1 200") && first.ends_with("ok\n"),
+        "{first}"
+    );
+    // The second, one byte a second: it would take 90 s to send.
+    let head: &'static [u8] = b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-slow: 01234567890123456789012345678901234567\r\n\r\n";
+    assert_eq!(head.len(), 90);
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let sent = sent.clone();
+        async move {
+            for b in head {
+                if wr.write_all(&[*b]).await.is_err() || wr.flush().await.is_err() {
+                    break;
+                }
+                sent.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+    let cut = tokio::time::timeout(Duration::from_secs(30), async {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    let got = cut.expect("the dribbled request head was not cut within 30 s");
+    assert!(
+        got.is_empty(),
+        "an incomplete head got an answer: {}",
+        String::from_utf8_lossy(&got)
+    );
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(
+        (1..head.len()).contains(&sent),
+        "cut after {sent} of {} bytes",
+        head.len()
+    );
+    let (mut other, _) = connect(running.addr, &pki.ca_pem).await;
+    let metrics = metrics_over(&mut other).await;
+    assert_eq!(closed(&metrics, "header-timeout"), Some(1.0), "{metrics}");
+    assert_eq!(closed(&metrics, "idle-timeout"), Some(0.0), "{metrics}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
+    let opts = ServeOptions {
+        max_connections: 3,
+        idle_timeout: Duration::from_secs(60),
+        header_timeout: Duration::from_secs(60),
+        ..offline()
+    };
+    let (running, pki, _dir) = tls_server(opts, Config::default()).await;
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let (mut c, _) = connect(running.addr, &pki.ca_pem).await;
+        assert_eq!(send(&mut c, "GET", "/healthz", vec![]).await.0, 200);
+        conns.push(c);
+    }
+    // A fourth connection is served; the one idle longest is closed to make room.
+    let (mut fourth, _) = connect(running.addr, &pki.ca_pem).await;
+    assert_eq!(send(&mut fourth, "GET", "/healthz", vec![]).await.0, 200);
+    assert!(
+        common::serve::closed_within(&conns[0], Duration::from_secs(30)).await,
+        "the longest-idle connection was not closed"
+    );
+    for c in &mut conns[1..] {
+        assert!(!c.is_closed());
+        assert_eq!(send(c, "GET", "/healthz", vec![]).await.0, 200);
+    }
+    assert_eq!(running.open_connections(), 3);
+    let metrics = metrics_over(&mut fourth).await;
+    assert_eq!(closed(&metrics, "evicted"), Some(1.0), "{metrics}");
+    assert_eq!(
+        common::serve::metric(&metrics, "quorate_connections_open"),
+        Some(3.0),
+        "{metrics}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_limit_with_every_connection_busy_a_new_one_is_refused() {
+    use tokio::io::AsyncWriteExt;
+    let opts = ServeOptions {
+        max_connections: 2,
+        request_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        header_timeout: Duration::from_secs(60),
+        ..offline()
+    };
+    let (running, pki, _dir) = tls_server(opts, Config::default()).await;
+    // Two requests in progress: their heads are in, their bodies never come.
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut tls = common::serve::tls_stream(running.addr, &pki.ca_pem).await;
+        tls.write_all(b"POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        busy.push(tls);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let refused = common::serve::tls_connector(&pki.ca_pem)
+        .connect(name, tcp)
+        .await;
+    assert!(
+        refused.is_err(),
+        "a third connection was accepted while both slots were busy"
+    );
+    // The busy requests are still served: finish one, and a new connection gets in.
+    let rest = vec![b' '; 99];
+    busy[0].write_all(&rest).await.unwrap();
+    let answer = read_until(&mut busy[0], b"\"error\"").await;
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let (mut conn, _) = connect(running.addr, &pki.ca_pem).await;
+    let metrics = metrics_over(&mut conn).await;
+    assert_eq!(closed(&metrics, "refused"), Some(1.0), "{metrics}");
+    assert_eq!(closed(&metrics, "evicted"), Some(1.0), "{metrics}");
+    running.shutdown().await.unwrap();
+}
+
+/// What an idle-connection load did to the `quorate serve` binary.
+struct IdleLoad {
+    closed_by_server: usize,
+    open_after: f64,
+    evicted: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs the binary with `args`, opens `n` TLS connections that each make one request and then
+/// stay idle (keep-alive), and checks that `/healthz` and a review are still answered on a
+/// new connection while they are held.
+fn idle_load(n: usize, args: &[&str]) -> IdleLoad {
+    let limit = common::serve::raise_nofile_limit();
+    assert!(
+        limit as usize > n + 200,
+        "the open-file limit ({limit}) is too low for {n} connections"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let (files, _) = tls_files(dir.path(), &pki, "load");
+    let (cert, key) = (
+        files.cert.display().to_string(),
+        files.key.display().to_string(),
+    );
+    let mut all = vec![
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--no-lookups",
+        "--addr",
+        "127.0.0.1:0",
+        "--log-level",
+        "warn",
+    ];
+    all.extend_from_slice(args);
+    let server = common::serve::ServeChild::start(dir.path(), &all);
+    let addr = server.addr;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let ca = Arc::new(pki.ca_pem.clone());
+        let mut idle = Vec::with_capacity(n);
+        while idle.len() < n {
+            let batch: Vec<_> = (0..50.min(n - idle.len()))
+                .map(|_| {
+                    let ca = ca.clone();
+                    tokio::spawn(async move {
+                        let (mut c, _) = connect(addr, &ca).await;
+                        assert_eq!(send(&mut c, "GET", "/healthz", vec![]).await.0, 200);
+                        c
+                    })
+                })
+                .collect();
+            for t in batch {
+                idle.push(t.await.unwrap());
+            }
+        }
+        // While they are held: a probe and a review on a new connection, answered (the
+        // deadline only detects a hang).
+        let body = std::fs::read(fixtures().join("statefulset-5-to-3-denied.json")).unwrap();
+        let (health, answer, metrics) = tokio::time::timeout(Duration::from_secs(60), async {
+            let (mut c, _) = connect(addr, &ca).await;
+            let health = send(&mut c, "GET", "/healthz", vec![]).await;
+            let (_, answer) = send(&mut c, "POST", "/validate", body).await;
+            // Evictions finish asynchronously: wait until the count has settled.
+            let mut metrics = metrics_over(&mut c).await;
+            for _ in 0..100 {
+                let open = common::serve::metric(&metrics, "quorate_connections_open");
+                let evicted = closed(&metrics, "evicted").unwrap_or(0.0);
+                if open.unwrap_or(0.0) + evicted >= (n + 1) as f64 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                metrics = metrics_over(&mut c).await;
+            }
+            (health, answer, metrics)
+        })
+        .await
+        .expect("/healthz and a review were not answered within 60 s");
+        assert_eq!(health, (200, "ok\n".to_string()));
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["response"]["allowed"], false, "{answer}");
+        assert!(
+            answer["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("quorum/"),
+            "{answer}"
+        );
+        let mut closed_by_server = 0;
+        for c in &idle {
+            if c.is_closed() {
+                closed_by_server += 1;
+            }
+        }
+        IdleLoad {
+            closed_by_server,
+            open_after: common::serve::metric(&metrics, "quorate_connections_open").unwrap(),
+            evicted: closed(&metrics, "evicted").unwrap(),
+            peak_rss_kib: server.status_kib("VmHWM"),
+        }
+    })
+}
+
+/// 2,000 idle keep-alive connections against the default `--max-connections` (900): the
+/// longest-idle ones are closed to make room, and the webhook keeps answering.
+#[test]
+fn two_thousand_idle_connections_under_the_default_limit() {
+    let load = idle_load(2000, &[]);
+    eprintln!(
+        "2,000 idle connections, default limit: {} closed by the server, {} open, peak RSS {} KiB",
+        load.closed_by_server, load.open_after, load.peak_rss_kib
+    );
+    assert_eq!(load.open_after, webhook::DEFAULT_MAX_CONNECTIONS as f64);
+    // 2,000 idle + the probe, at most 900 open: 1,101 closed to make room.
+    assert_eq!(load.evicted, 1101.0);
+    assert!(load.closed_by_server >= 1100, "{}", load.closed_by_server);
+}
+
+/// 2,000 idle keep-alive connections all held open (`--max-connections 2100`): `/healthz` and
+/// reviews are still answered; the peak RSS under that load is printed.
+#[test]
+fn two_thousand_idle_connections_held_open() {
+    let load = idle_load(2000, &["--max-connections", "2100"]);
+    eprintln!(
+        "2,000 idle connections held open: peak RSS {} KiB ({} MiB)",
+        load.peak_rss_kib,
+        load.peak_rss_kib / 1024
+    );
+    assert_eq!(load.closed_by_server, 0);
+    assert_eq!(load.evicted, 0.0);
+    assert_eq!(load.open_after, 2001.0);
+    // The Deployment's memory limit (deploy/deployment.yaml) is 512 MiB.
+    assert!(load.peak_rss_kib < 512 * 1024, "{} KiB", load.peak_rss_kib);
+}
+
+// ---------------------------------------------------------------- deeply nested objects
+
+/// `levels` nested objects around `leaf` (JSON text: serializing a value this deep would
+/// recurse once per level).
+fn nested(levels: usize, leaf: &str) -> String {
+    format!("{}{leaf}{}", "{\"a\":".repeat(levels), "}".repeat(levels))
+}
+
+/// `fixture` with `value` (JSON text) as `spec.deep` of its object (or old object): the object
+/// then nests 2 levels more than `value` does.
+fn with_deep_value(fixture: &str, side: &str, value: &str) -> Vec<u8> {
+    let mut review: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join(fixture)).unwrap()).unwrap();
+    review["request"][side]["spec"]["deep"] = json!("@DEEP@");
+    serde_json::to_string(&review)
+        .unwrap()
+        .replace("\"@DEEP@\"", value)
+        .into_bytes()
+}
+
+/// An ECK `Elasticsearch` as it looks in a real cluster: every node set carries a full pod
+/// template and volume claim templates (from the every-field StatefulSet of the Kubernetes API
+/// round-trip fixtures), 16 levels deep.
+fn deep_eck(fixture: &str) -> Vec<u8> {
+    let sts: Value = serde_json::from_slice(
+        &std::fs::read(
+            common::corpus().join("kubernetes__api/testdata/HEAD/apps.v1.StatefulSet.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut review: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join(fixture)).unwrap()).unwrap();
+    for side in ["object", "oldObject"] {
+        for set in review["request"][side]["spec"]["nodeSets"]
+            .as_array_mut()
+            .unwrap()
+        {
+            set["podTemplate"] = sts["spec"]["template"].clone();
+            set["volumeClaimTemplates"] = sts["spec"]["volumeClaimTemplates"].clone();
+        }
+    }
+    serde_json::to_vec(&review).unwrap()
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Deep objects through the real TLS server, with `failure_mode: allow`: up to the limit they
+/// are judged (a policy that walks the whole object finds a value at the bottom); beyond it
+/// (123 levels inside the spec, as in the report that found it, or 10,000) they are denied
+/// with the depth and the limit, not allowed as "could not judge"; an ECK Elasticsearch
+/// with full pod templates is judged like its shallow original.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_objects_are_judged_up_to_the_limit_and_denied_beyond_it() {
+    let (_pdir, p) = policy_dir("package quorate.needle\n\ndeny contains msg if {\n\twalk(input.changes[_].after, [path, value])\n\tvalue == \"needle\"\n\tmsg := sprintf(\"needle found %d levels down\", [count(path)])\n}\n");
+    let opts = ServeOptions {
+        policies: vec![p],
+        ..offline()
+    };
+    let cfg = || config("admission:\n  failure_mode: allow\n");
+    let (running, pki, _dir) = tls_server(opts, cfg()).await;
+    let (mut conn, _) = connect(running.addr, &pki.ca_pem).await;
+    let limit = webhook::review::MAX_OBJECT_DEPTH;
+    let mut ask = async |body: Vec<u8>| {
+        let (status, text) = send(&mut conn, "POST", "/validate", body).await;
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        answer["response"].clone()
+    };
+
+    // At the limit: judged, all the way down.
+    let at_limit = with_deep_value(
+        "statefulset-5-to-4-allowed.json",
+        "object",
+        &nested(limit - 2, "\"needle\""),
+    );
+    let object = &serde_json::from_slice::<Value>(&at_limit).unwrap()["request"]["object"];
+    assert_eq!(depth(object), limit);
+    let r = ask(at_limit).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    assert_eq!(
+        r["status"]["message"],
+        format!("quorate: quorate.needle: needle found {limit} levels down")
+    );
+
+    // Beyond it: denied, whatever the failure mode says.
+    for (side, levels, fixture) in [
+        ("object", limit - 1, "statefulset-5-to-4-allowed.json"),
+        ("object", 123, "statefulset-5-to-4-allowed.json"),
+        ("object", 10_000, "statefulset-5-to-4-allowed.json"),
+        ("oldObject", 10_000, "delete-statefulset-denied.json"),
+    ] {
+        let review = with_deep_value(fixture, side, &nested(levels, "\"needle\""));
+        let original: Value =
+            serde_json::from_slice(&std::fs::read(fixtures().join(fixture)).unwrap()).unwrap();
+        let uid = &original["request"]["uid"];
+        let r = ask(review).await;
+        let what = if side == "object" {
+            "the object"
+        } else {
+            "the old object"
+        };
+        assert_eq!(&r["uid"], uid, "{r}");
+        assert_eq!(r["allowed"], false, "{side} {levels}: {r}");
+        assert_eq!(r["status"]["code"], 422, "{r}");
+        assert_eq!(
+            r["status"]["message"],
+            format!(
+                "quorate: {what} is nested {} levels deep; quorate judges objects nested up to {limit} levels and denies deeper ones, whatever admission.failure_mode says",
+                levels + 2
+            ),
+            "{r}"
+        );
+        assert!(r.get("warnings").is_none(), "{r}");
+    }
+
+    // A realistic deep CRD object is judged like its shallow original.
+    for fixture in [
+        "elasticsearch-masters-3-to-1-denied.json",
+        "elasticsearch-data-4-to-5-allowed.json",
+    ] {
+        let deep = deep_eck(fixture);
+        let object = &serde_json::from_slice::<Value>(&deep).unwrap()["request"]["object"];
+        assert_eq!(depth(object), 16, "{fixture}");
+        let shallow = ask(std::fs::read(fixtures().join(fixture)).unwrap()).await;
+        let r = ask(deep).await;
+        assert_eq!(r, shallow, "{fixture}");
+        assert_eq!(r["allowed"], !fixture.ends_with("-denied.json"), "{r}");
+        assert!(!r.to_string().contains("could not judge"), "{r}");
+        if r["allowed"] == false {
+            assert!(
+                r["status"]["message"].as_str().unwrap().contains("quorum/"),
+                "{r}"
+            );
+        }
+    }
+    running.shutdown().await.unwrap();
 }

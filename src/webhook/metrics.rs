@@ -84,6 +84,12 @@ pub struct ErrorLabels {
     pub reason: String,
 }
 
+/// Why the server closed a connection: idle-timeout, header-timeout, evicted, refused.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -98,6 +104,7 @@ pub struct Metrics {
     findings: Family<FindingLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     in_flight: Gauge,
+    connections: super::conn::ConnectionMetrics,
 }
 
 impl Default for Metrics {
@@ -147,6 +154,25 @@ impl Metrics {
             "Policy evaluations running now",
             in_flight.clone(),
         );
+        let connections = super::conn::ConnectionMetrics::default();
+        registry.register(
+            "connections_open",
+            "Client connections open now (at most --max-connections)",
+            connections.open.clone(),
+        );
+        registry.register(
+            "connections_closed",
+            "Connections the server closed: idle-timeout, header-timeout, evicted (the longest-idle one, to make room at --max-connections), refused (at the limit with every connection busy)",
+            connections.closed.clone(),
+        );
+        for reason in ["idle-timeout", "header-timeout", "evicted", "refused"] {
+            connections
+                .closed
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .get();
+        }
         Metrics {
             registry,
             requests,
@@ -154,6 +180,7 @@ impl Metrics {
             findings,
             errors,
             in_flight,
+            connections,
         }
     }
 
@@ -188,6 +215,11 @@ impl Metrics {
 
     pub fn in_flight(&self) -> &Gauge {
         &self.in_flight
+    }
+
+    /// The connection gauge and counters, shared with the server's connection registry.
+    pub fn connections(&self) -> &super::conn::ConnectionMetrics {
+        &self.connections
     }
 
     /// The Prometheus text format (0.0.4): as OpenMetrics, but a counter's HELP and TYPE name

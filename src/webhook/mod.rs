@@ -5,6 +5,7 @@
 //! waits longer than `queue_timeout` for a slot is shed with an AdmissionReview answer (code 429,
 //! allowed or denied by `admission.failure_mode`) rather than queued without bound.
 
+pub mod conn;
 pub mod lookup;
 pub mod metrics;
 pub mod review;
@@ -35,6 +36,17 @@ pub use lookup::{Cache, LookupSource};
 pub use tls::TlsFiles;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Longer than the 90 s after which Go clients (the API server among them) drop an idle
+/// connection, so the client closes first and a request never races the server's close.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Below the common soft limit of 1,024 open files, with room for everything else.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 900;
+/// File descriptors kept for the rest of the process (listener, lookups, files, stdio).
+const RESERVED_FDS: u64 = 64;
+/// The largest HTTP/1 read buffer per connection, which bounds a request head (hyper's
+/// default is ~400 KiB; an AdmissionReview's head is well under 1 KiB).
+const MAX_HTTP1_BUF: usize = 64 * 1024;
 
 /// Everything `quorate serve` is configured with.
 #[derive(Debug, Clone)]
@@ -61,6 +73,13 @@ pub struct ServeOptions {
     pub tls_reload_interval: Duration,
     /// `None`: no cluster lookups.
     pub lookups: Option<LookupSource>,
+    /// A keep-alive connection without a request in progress is closed after this long.
+    pub idle_timeout: Duration,
+    /// Every request head must arrive this long after its first byte (the first request,
+    /// this long after the connection was accepted).
+    pub header_timeout: Duration,
+    /// Connections open at once; at the limit a new one closes the longest-idle one.
+    pub max_connections: usize,
 }
 
 impl Default for ServeOptions {
@@ -80,6 +99,9 @@ impl Default for ServeOptions {
             shutdown_delay: Duration::ZERO,
             tls_reload_interval: Duration::from_secs(10),
             lookups: Some(LookupSource::Infer),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -378,6 +400,9 @@ pub fn init_logging(level: &str, json: bool) -> Result<()> {
 
 /// Judges a review; its `request` is moved to the evaluation task (uid and apiVersion stay).
 async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
+    if let Some(deep) = &review.too_deep {
+        return review::too_deep(review, deep);
+    }
     let inner = &st.inner;
     let mode = st.failure_mode();
     let permit = match tokio::time::timeout(
@@ -478,6 +503,7 @@ pub struct Running {
     pub state: AppState,
     handle: axum_server::Handle<SocketAddr>,
     server: JoinHandle<std::io::Result<()>>,
+    registry: Arc<conn::Registry>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
     delay: Duration,
@@ -505,6 +531,22 @@ impl Running {
     pub fn connection_count(&self) -> usize {
         self.handle.connection_count()
     }
+
+    /// Connections under the limits now (evicted ones that are still closing not counted).
+    pub fn open_connections(&self) -> usize {
+        self.registry.len()
+    }
+}
+
+/// HTTP settings for every connection: keep-alive on (the limits in `conn` close idle ones),
+/// hyper's own header timer off (it would also time out idle connections), a bounded head.
+fn tune<Acc>(server: &mut axum_server::Server<SocketAddr, Acc>) {
+    server
+        .http_builder()
+        .http1()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .max_buf_size(MAX_HTTP1_BUF);
 }
 
 /// Loads policies and certificates, starts lookups, binds and serves in the background.
@@ -532,6 +574,15 @@ pub async fn start_with(opts: ServeOptions, state: AppState) -> Result<Running> 
     };
     let app = router(state.clone(), opts.request_timeout);
     let handle = axum_server::Handle::<SocketAddr>::new();
+    let registry = conn::Registry::new(
+        conn::Limits {
+            idle_timeout: opts.idle_timeout,
+            header_timeout: opts.header_timeout,
+            max_connections: opts.max_connections.max(1),
+        },
+        state.inner.metrics.connections().clone(),
+    );
+    let limiter = conn::Limiter::new(registry.clone());
     let server = match &opts.tls {
         Some(files) => {
             let config = tls::load(files).await.map_err(|e| {
@@ -544,17 +595,19 @@ pub async fn start_with(opts: ServeOptions, state: AppState) -> Result<Running> 
                 opts.tls_reload_interval,
             ));
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-                .handshake_timeout(Duration::from_secs(10));
-            let server = axum_server::bind(opts.addr)
+                .handshake_timeout(Duration::from_secs(10))
+                .acceptor(limiter);
+            let mut server = axum_server::bind(opts.addr)
                 .acceptor(acceptor)
-                .handle(handle.clone())
-                .first_request_timeout(Duration::from_secs(10));
+                .handle(handle.clone());
+            tune(&mut server);
             tokio::spawn(server.serve(app.into_make_service()))
         }
         None => {
-            let server = axum_server::bind(opts.addr)
-                .handle(handle.clone())
-                .first_request_timeout(Duration::from_secs(10));
+            let mut server = axum_server::bind(opts.addr)
+                .acceptor(limiter)
+                .handle(handle.clone());
+            tune(&mut server);
             tokio::spawn(server.serve(app.into_make_service()))
         }
     };
@@ -579,6 +632,7 @@ pub async fn start_with(opts: ServeOptions, state: AppState) -> Result<Running> 
         state,
         handle,
         server,
+        registry,
         tasks,
         grace: opts.shutdown_grace,
         delay: opts.shutdown_delay,
@@ -591,6 +645,7 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
+    let opts = fit_fd_limit(opts);
     runtime.block_on(async move {
         let running = start(opts).await?;
         let scheme = if running.state.inner.lookups.is_some() {
@@ -606,6 +661,57 @@ pub fn run(opts: ServeOptions) -> Result<()> {
         eprintln!("quorate serve: shutting down");
         running.shutdown().await
     })
+}
+
+/// Raises the open-file soft limit to the hard limit (as Go programs do: the soft default of
+/// 1,024 is a legacy of select()), then lowers `max_connections` if the connections and the
+/// reserve would still not fit: at the file limit, accept fails and even `/healthz` waits.
+fn fit_fd_limit(mut opts: ServeOptions) -> ServeOptions {
+    let Some(limit) = raise_fd_limit() else {
+        return opts;
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FDS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if opts.max_connections > fits {
+        eprintln!(
+            "quorate serve: --max-connections {} lowered to {fits}: the open-file limit is {limit}",
+            opts.max_connections
+        );
+        opts.max_connections = fits;
+    }
+    opts
+}
+
+/// The open-file soft limit after raising it as far as the hard limit allows.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn raise_fd_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack frame.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct; raising the soft limit up to the hard one
+        // needs no privilege. On failure (macOS caps it at OPEN_MAX) the old limit stays.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    Some(lim.rlim_cur as u64)
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> Option<u64> {
+    None
 }
 
 /// Installs the SIGTERM handler now and returns the wait for it (or Ctrl-C).
@@ -672,6 +778,9 @@ pub fn options_from_args(args: &crate::cli::ServeArgs) -> Result<ServeOptions> {
         shutdown_grace: duration("shutdown-grace", &args.shutdown_grace, true)?,
         shutdown_delay: duration("shutdown-delay", &args.shutdown_delay, true)?,
         tls_reload_interval: duration("tls-reload-interval", &args.tls_reload_interval, false)?,
+        idle_timeout: duration("idle-timeout", &args.idle_timeout, false)?,
+        header_timeout: duration("header-timeout", &args.header_timeout, false)?,
+        max_connections: args.max_connections.max(1),
         lookups: match (&args.kubeconfig, args.no_lookups) {
             (_, true) => None,
             (Some(p), false) => Some(LookupSource::Kubeconfig(p.clone())),

@@ -1,17 +1,39 @@
 //! AdmissionReview v1 in and out: reading the review, and answering it from a report (or from
 //! the failure mode when it could not be judged). Every answer echoes `uid` and `apiVersion`.
+//!
+//! An object nested deeper than [`MAX_OBJECT_DEPTH`] is denied unread: its depth is measured on
+//! the bytes, and only the rest of the review is parsed, so no depth overflows a parser, the
+//! policy input or a stack.
 
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{json, Map, Value};
 
 use crate::config::FailureMode;
 use crate::model::{Report, Severity};
 use crate::sources::admission::REVIEW_API_VERSION;
 
+/// How deep an object in a review may nest (`{}` is 1) and still be judged. Kubernetes
+/// accepts objects up to 10,000 levels; the deepest real ones (CRDs with embedded pod
+/// templates, such as ECK's `Elasticsearch`) stay under 30. The policy input nests the object
+/// four levels further, and it must stay under serde_json's (and regorus') limit of 128.
+pub const MAX_OBJECT_DEPTH: usize = 100;
+
 /// A review that was read: its `request` and the `apiVersion` to echo.
 pub struct Review {
     pub api_version: String,
     pub uid: String,
     pub request: Value,
+    /// Set when a part of the request nests deeper than [`MAX_OBJECT_DEPTH`]; that part is
+    /// then left out of `request`, and the review is denied without being judged.
+    pub too_deep: Option<TooDeep>,
+}
+
+/// The deepest part of a request beyond [`MAX_OBJECT_DEPTH`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooDeep {
+    /// The request field: `object`, `oldObject`...
+    pub field: String,
+    pub depth: usize,
 }
 
 /// Why a body is not a review we can answer (HTTP 400, JSON error body).
@@ -33,7 +55,32 @@ impl Unreadable {
 
 /// Reads an AdmissionReview; everything but admission.k8s.io/v1 with a `request.uid` is refused.
 pub fn read(body: &[u8]) -> Result<Review, Unreadable> {
-    let mut doc: Value = serde_json::from_slice(body).map_err(|e| Unreadable {
+    let depths = request_depths(body);
+    let too_deep = depths
+        .iter()
+        .filter(|(_, d)| *d > MAX_OBJECT_DEPTH)
+        .max_by_key(|(_, d)| *d)
+        .map(|(field, depth)| TooDeep {
+            field: field.clone(),
+            depth: *depth,
+        });
+    let parsed = if too_deep.is_some() {
+        let skip: Vec<&str> = depths
+            .iter()
+            .filter(|(_, d)| *d > MAX_OBJECT_DEPTH)
+            .map(|(f, _)| f.as_str())
+            .collect();
+        let mut de = serde_json::Deserializer::from_slice(body);
+        Shallow {
+            skip: &skip,
+            level: 0,
+        }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+    } else {
+        serde_json::from_slice(body)
+    };
+    let mut doc: Value = parsed.map_err(|e| Unreadable {
         message: format!("body is not JSON: {e}"),
         uid: None,
     })?;
@@ -81,7 +128,116 @@ pub fn read(body: &[u8]) -> Result<Review, Unreadable> {
         api_version,
         uid,
         request,
+        too_deep,
     })
+}
+
+/// How deep each field of `request` nests (a scalar 0, `{}` 1), measured on the bytes without
+/// recursion, so that a body too deep for any parser is measured too. Strings are skipped with
+/// their escapes; a body that is not JSON gives meaningless numbers and fails to parse later.
+fn request_depths(body: &[u8]) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    let mut depth = 0usize;
+    // The review (level 1) and the request (level 2): (is an object, expects a key).
+    let mut frames = [(false, false); 2];
+    let mut keys: [&[u8]; 2] = [b"", b""];
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        match b {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                loop {
+                    match body.get(j) {
+                        Some(b'\\') => j += 2,
+                        Some(b'"') => break,
+                        Some(_) => j += 1,
+                        None => return out,
+                    }
+                }
+                let level = depth.wrapping_sub(1);
+                if frames
+                    .get(level)
+                    .is_some_and(|&(object, key)| object && key)
+                {
+                    if let (Some(k), Some(text)) = (keys.get_mut(level), body.get(start..j)) {
+                        *k = text;
+                    }
+                }
+                i = j;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if let Some(f) = frames.get_mut(depth - 1) {
+                    *f = (b == b'{', b == b'{');
+                }
+                if depth >= 3 && keys[0] == b"request" {
+                    let field = keys[1];
+                    match out.iter_mut().find(|(f, _)| f.as_bytes() == field) {
+                        Some((_, d)) => *d = (*d).max(depth - 2),
+                        None => out.push((String::from_utf8_lossy(field).into_owned(), depth - 2)),
+                    }
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' => {
+                if let Some(f) = frames.get_mut(depth.wrapping_sub(1)) {
+                    f.1 = false;
+                }
+            }
+            b',' => {
+                if let Some(f) = frames.get_mut(depth.wrapping_sub(1)) {
+                    f.1 = f.0;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Parses a review, leaving out the request fields in `skip` (skipping a value is iterative
+/// in serde_json, so any depth is fine there).
+struct Shallow<'a> {
+    skip: &'a [&'a str],
+    /// 0: the review, 1: the request.
+    level: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for Shallow<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Shallow<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an AdmissionReview object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if self.level == 0 && key == "request" {
+                let request = map.next_value_seed(Shallow {
+                    skip: self.skip,
+                    level: 1,
+                })?;
+                out.insert(key, request);
+            } else if self.level == 1 && self.skip.contains(&key.as_str()) {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let value = map.next_value::<Value>()?;
+                out.insert(key, value);
+            }
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// An answer and its verdict (for metrics).
@@ -263,6 +419,35 @@ pub fn from_report_with(review: &Review, report: &Report, glass: Option<&BreakGl
     }
 }
 
+/// The answer to a review whose object nests deeper than [`MAX_OBJECT_DEPTH`]: denied, whatever
+/// the failure mode says. It is a property of the request (the same object is refused every
+/// time), not a failure of the webhook, so allowing it would let any change through that is
+/// wrapped deep enough.
+pub fn too_deep(review: &Review, deep: &TooDeep) -> Answer {
+    let what = match deep.field.as_str() {
+        "object" => "the object".to_string(),
+        "oldObject" => "the old object".to_string(),
+        other => format!("request.{}", clip(other, 64)),
+    };
+    let message = format!(
+        "quorate: {what} is nested {} levels deep; quorate judges objects nested up to {} \
+         levels and denies deeper ones, whatever admission.failure_mode says",
+        deep.depth, MAX_OBJECT_DEPTH
+    );
+    let response = json!({
+        "uid": review.uid,
+        "allowed": false,
+        "status": {"status": "Failure", "message": message, "reason": "Invalid", "code": 422},
+        "auditAnnotations": {
+            "too-deep": format!("{}: {} levels, limit {}", clip(&deep.field, 64), deep.depth, MAX_OBJECT_DEPTH),
+        },
+    });
+    Answer {
+        verdict: "denied",
+        body: envelope(&review.api_version, response),
+    }
+}
+
 /// The answer when the review could not be judged: the configured failure mode decides.
 pub fn unjudged(
     review: &Review,
@@ -309,5 +494,80 @@ pub fn unjudged(
 fn set_key(v: &mut Value, key: &str, x: Value) {
     if let Some(o) = v.as_object_mut() {
         o.insert(key.to_string(), x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depths(text: &str) -> Vec<(String, usize)> {
+        request_depths(text.as_bytes())
+    }
+
+    #[test]
+    fn request_fields_are_measured_from_the_bytes() {
+        let text = r#"{"kind":"AdmissionReview","request":{"uid":"u","object":{"a":{"b":[1,{"c":{}}]}},"oldObject":{},"userInfo":{"groups":["x"]}}}"#;
+        assert_eq!(
+            depths(text),
+            vec![
+                ("object".to_string(), 5),
+                ("oldObject".to_string(), 1),
+                ("userInfo".to_string(), 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn brackets_and_quotes_inside_strings_do_not_count() {
+        let text = r#"{"request":{"object":{"s":"{[{[\"{\\","t":"]}]}"},"x":"\"object\":"}}"#;
+        assert_eq!(depths(text), vec![("object".to_string(), 1)]);
+        // A key is only a key where one is expected: a string value named `request` is not.
+        let text = r#"{"kind":"request","request":{"object":[[[]]]}}"#;
+        assert_eq!(depths(text), vec![("object".to_string(), 3)]);
+        let text = r#"{"other":{"object":[[[[]]]]},"request":{"object":{}}}"#;
+        assert_eq!(depths(text), vec![("object".to_string(), 1)]);
+    }
+
+    #[test]
+    fn too_deep_objects_are_left_out_and_the_rest_is_read() {
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let body = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u-1","operation":"UPDATE","object":{deep},"oldObject":{{"a":1}}}}}}"#
+        );
+        let review = read(body.as_bytes()).unwrap();
+        assert_eq!(review.uid, "u-1");
+        assert_eq!(
+            review.too_deep,
+            Some(TooDeep {
+                field: "object".into(),
+                depth: 200_000
+            })
+        );
+        assert_eq!(
+            review.request,
+            json!({"uid": "u-1", "operation": "UPDATE", "oldObject": {"a": 1}})
+        );
+        let answer = too_deep(&review, review.too_deep.as_ref().unwrap());
+        assert_eq!(answer.verdict, "denied");
+        assert_eq!(answer.body["response"]["allowed"], false);
+        assert_eq!(answer.body["response"]["uid"], "u-1");
+        // Broken JSON stays an unreadable body, deep or not.
+        assert!(read(format!(r#"{{"request":{{"object":{}"#, "[".repeat(300)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn objects_at_the_limit_are_read_whole() {
+        let object = format!(
+            "{}1{}",
+            "[".repeat(MAX_OBJECT_DEPTH),
+            "]".repeat(MAX_OBJECT_DEPTH)
+        );
+        let body = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","object":{object}}}}}"#
+        );
+        let review = read(body.as_bytes()).unwrap();
+        assert_eq!(review.too_deep, None);
+        assert!(review.request["object"].is_array());
     }
 }

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: run the real binary, sealed from the machine.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
