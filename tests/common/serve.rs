@@ -138,10 +138,10 @@ pub fn metric(text: &str, sample: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Raises this process's open-file soft limit to its hard limit; returns the new soft limit.
+/// Raises this process's open-file soft limit to its hard limit; returns (soft, hard).
 #[cfg(unix)]
 #[allow(clippy::unnecessary_cast)]
-pub fn raise_nofile_limit() -> u64 {
+pub fn raise_nofile_limit() -> (u64, u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -154,13 +154,15 @@ pub fn raise_nofile_limit() -> u64 {
             assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
         }
     }
-    lim.rlim_cur as u64
+    (lim.rlim_cur as u64, lim.rlim_max as u64)
 }
 
 /// `quorate serve` as a child process, stopped (SIGKILL) when dropped.
 pub struct ServeChild {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its stderr lines before "listening on".
+    pub before: Vec<String>,
     /// The rest of its stderr, gathered by a thread.
     pub stderr: std::sync::mpsc::Receiver<String>,
 }
@@ -169,16 +171,38 @@ impl ServeChild {
     /// Starts the binary in `dir` with `args` (give `--addr 127.0.0.1:0`) and waits for its
     /// "listening on" line.
     pub fn start(dir: &Path, args: &[&str]) -> ServeChild {
-        let mut child = Command::new(super::bin())
-            .arg("serve")
+        Self::start_with(dir, args, None)
+    }
+
+    /// Like [`start`](Self::start), with the child's open-file limit (soft, hard) set first,
+    /// as a container runtime would.
+    pub fn start_with(dir: &Path, args: &[&str], nofile: Option<(u64, u64)>) -> ServeChild {
+        let mut cmd = Command::new(super::bin());
+        cmd.arg("serve")
             .args(args)
             .current_dir(dir)
             .env("HOME", dir)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        if let Some((soft, hard)) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec the closure only calls setrlimit on a struct it owns.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: soft as libc::rlim_t,
+                        rlim_max: hard as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut seen = Vec::new();
         let addr = loop {
@@ -201,6 +225,7 @@ impl ServeChild {
         ServeChild {
             child,
             addr,
+            before: seen,
             stderr,
         }
     }
