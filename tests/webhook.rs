@@ -985,6 +985,39 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     running.shutdown().await.unwrap();
 }
 
+/// The same over HTTP/2 (what the API server negotiates when offered): a connection without a
+/// stream in progress is closed after the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let opts = ServeOptions {
+        idle_timeout: Duration::from_millis(800),
+        header_timeout: Duration::from_secs(60),
+        ..offline()
+    };
+    let (running, pki, _dir) = tls_server(opts, Config::default()).await;
+    let mut conn = common::serve::connect_h2(running.addr, &pki.ca_pem).await;
+    for _ in 0..5 {
+        assert_eq!(
+            common::serve::get_h2(&mut conn, "/healthz").await,
+            (200, "ok\n".to_string())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!conn.is_closed(), "closed while in use");
+    let started = tokio::time::Instant::now();
+    while !conn.is_closed() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "an idle HTTP/2 connection was still open after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (mut other, _) = connect(running.addr, &pki.ca_pem).await;
+    let metrics = metrics_over(&mut other).await;
+    assert_eq!(closed(&metrics, "idle-timeout"), Some(1.0), "{metrics}");
+    running.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_head_dribbled_on_a_keep_alive_connection_is_cut_after_the_header_timeout() {
     use std::sync::atomic::{AtomicUsize, Ordering};

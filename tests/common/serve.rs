@@ -60,12 +60,18 @@ pub fn tls_files(dir: &Path, pki: &Pki, cn: &str) -> (TlsFiles, Vec<u8>) {
 }
 
 pub fn tls_connector(ca_pem: &str) -> tokio_rustls::TlsConnector {
+    tls_connector_alpn(ca_pem, &[])
+}
+
+/// A TLS client that trusts the test CA and offers `alpn` (e.g. `b"h2"`).
+pub fn tls_connector_alpn(ca_pem: &str, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     quorate::webhook::tls::install_crypto_provider();
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.add(pem_der(ca_pem).into()).unwrap();
-    let config = tokio_rustls::rustls::ClientConfig::builder()
+    let mut config = tokio_rustls::rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
@@ -97,6 +103,42 @@ pub async fn connect(addr: SocketAddr, ca_pem: &str) -> (Sender, Vec<u8>) {
         .unwrap();
     tokio::spawn(conn);
     (sender, peer)
+}
+
+pub type Sender2 = hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// An HTTP/2 client over TLS (negotiated by ALPN, as the API server does); `Sender2::is_closed`
+/// tells when the server has closed the connection.
+pub async fn connect_h2(addr: SocketAddr, ca_pem: &str) -> Sender2 {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tls_connector_alpn(ca_pem, &[b"h2"])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+/// A GET over HTTP/2: (status, body).
+pub async fn get_h2(sender: &mut Sender2, path: &str) -> (u16, String) {
+    let req = hyper::Request::builder()
+        .method("GET")
+        .uri(format!("https://localhost{path}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    sender.ready().await.unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 pub async fn send(sender: &mut Sender, method: &str, path: &str, body: Vec<u8>) -> (u16, String) {
