@@ -122,6 +122,7 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         observed_at: eval.observed_at.clone(),
         max_input_bytes: eval.max_input_bytes,
         timeout,
+        max_policy_memory: eval.max_policy_memory,
         namespaces: eval.namespaces.clone(),
         all_namespaces: eval.all_namespaces,
         exclude: eval.exclude.clone(),
@@ -328,6 +329,7 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
         all_namespaces: args.all_namespaces,
         run: args.run,
         timeout,
+        max_policy_memory: args.max_policy_memory,
         ..quorate::testing::TestOptions::default()
     };
     let report = quorate::testing::run(&opts)?;
