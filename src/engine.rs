@@ -1161,31 +1161,20 @@ fn read_policies(path: &str) -> Result<Vec<SourceText>> {
     let p = Path::new(path);
     let mut files = Vec::new();
     if p.is_dir() {
-        let mut stack = vec![p.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| {
-                Error::file(
-                    Stage::Policy,
-                    dir.display().to_string(),
-                    format!("cannot read directory: {e}"),
-                )
-            })?;
-            for entry in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
-                let hidden = entry
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'));
-                if hidden {
-                    continue;
-                }
-                if entry.is_dir() {
-                    stack.push(entry);
-                } else if entry.extension().and_then(|e| e.to_str()) == Some("rego") {
-                    files.push(entry);
-                }
-            }
-        }
-        files.sort();
+        let walked = crate::paths::walk(p, &|_| false).map_err(|e| {
+            Error::file(
+                Stage::Policy,
+                crate::paths::shown(path),
+                format!("cannot read directory: {e}"),
+            )
+        })?;
+        files.extend(
+            walked
+                .files
+                .iter()
+                .map(std::path::PathBuf::from)
+                .filter(|f| f.extension().and_then(|e| e.to_str()) == Some("rego")),
+        );
         if files.is_empty() {
             return Err(Error::file(
                 Stage::Policy,

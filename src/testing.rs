@@ -178,7 +178,12 @@ pub fn run(opts: &TestOptions) -> Result<TestReport> {
 fn find_cases(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    // A directory reached twice (through a link loop) is not walked again.
+    let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        if !seen.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d).map_err(|e| {
             Error::file(
                 Stage::Policy,

@@ -50,6 +50,26 @@ impl SourceText {
                 .take(limit.saturating_add(1))
                 .read_to_end(&mut bytes)
         } else {
+            let shown = crate::paths::shown(path);
+            let shown = shown.as_str();
+            if path.chars().any(char::is_control) {
+                return Err(Error::file(
+                    stage,
+                    shown,
+                    "the file name holds control characters",
+                ));
+            }
+            // Opening a FIFO blocks until something writes to it: look before opening.
+            if let Ok(meta) = std::fs::metadata(path) {
+                if !meta.is_file() && !meta.is_dir() {
+                    return Err(Error::file(
+                        stage,
+                        shown,
+                        "not a regular file (a FIFO, socket or device)",
+                    )
+                    .with_help("pipe it to standard input and pass `-` instead"));
+                }
+            }
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::file(stage, shown, format!("cannot open: {e}")))?;
             if let Ok(meta) = file.metadata() {
@@ -67,6 +87,15 @@ impl SourceText {
             return Err(too_large(stage, shown, bytes.len() as u64, limit));
         }
         Self::from_bytes(shown, bytes, stage)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) for text read elsewhere (a git blob), refusing it
+    /// past `limit` bytes as [`read`](Self::read) refuses files.
+    pub fn from_bytes_within(path: &str, bytes: Vec<u8>, stage: Stage, limit: u64) -> Result<Self> {
+        if bytes.len() as u64 > limit {
+            return Err(too_large(stage, path, bytes.len() as u64, limit));
+        }
+        Self::from_bytes(path, bytes, stage)
     }
 
     pub fn from_bytes(path: &str, bytes: Vec<u8>, stage: Stage) -> Result<Self> {
