@@ -3,7 +3,9 @@
 //!
 //! Evaluation runs off the async runtime (`spawn_blocking`) under a semaphore; a review that
 //! waits longer than `queue_timeout` for a slot is shed with an AdmissionReview answer (code 429,
-//! allowed or denied by `admission.failure_mode`) rather than queued without bound.
+//! allowed or denied by `admission.failure_mode`) rather than queued without bound. No client
+//! can hold the server: connections are under an idle timeout, a per-request header timeout
+//! and a cap (`conn`), and objects too deep to judge are denied unread (`review`).
 
 pub mod conn;
 pub mod lookup;

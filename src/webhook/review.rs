@@ -18,7 +18,12 @@ use crate::sources::admission::REVIEW_API_VERSION;
 /// four levels further, and it must stay under serde_json's (and regorus') limit of 128.
 /// Stack: judging an object at this depth, with a policy that walks all of it, fits in 512 KiB
 /// in a debug build (tests/webhook.rs under `RUST_MIN_STACK`); tokio's threads have 2 MiB.
-pub const MAX_OBJECT_DEPTH: usize = 100;
+/// The same limit as for `check`'s inputs ([`crate::text::MAX_NESTING`]).
+pub const MAX_OBJECT_DEPTH: usize = crate::text::MAX_NESTING;
+const _: () = assert!(
+    MAX_OBJECT_DEPTH + 8 <= 128,
+    "the policy input would reach serde_json's recursion limit"
+);
 
 /// A review that was read: its `request` and the `apiVersion` to echo.
 pub struct Review {
