@@ -172,6 +172,21 @@ pub async fn closed_within(sender: &Sender, deadline: Duration) -> bool {
     true
 }
 
+/// `/metrics` over `conn` (a new connection would count against the limits under test).
+pub async fn metrics_over(conn: &mut Sender) -> String {
+    let (status, text) = send(conn, "GET", "/metrics", vec![]).await;
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+/// `quorate_connections_closed_total{reason}` in the Prometheus text.
+pub fn closed(text: &str, reason: &str) -> Option<f64> {
+    metric(
+        text,
+        &format!("quorate_connections_closed_total{{reason=\"{reason}\"}}"),
+    )
+}
+
 /// A metric sample's value in the Prometheus text, e.g.
 /// `metric(&text, "quorate_connections_closed_total{reason=\"evicted\"}")`.
 pub fn metric(text: &str, sample: &str) -> Option<f64> {
