@@ -1077,6 +1077,24 @@ async fn a_request_head_dribbled_on_a_keep_alive_connection_is_cut_after_the_hea
     running.shutdown().await.unwrap();
 }
 
+/// A request head is held to 64 KiB (hyper's default buffer is ~400 KiB per connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused_with_431() {
+    use tokio::io::AsyncWriteExt;
+    let (running, pki, _dir) = tls_server(offline(), Config::default()).await;
+    let mut tls = common::serve::tls_stream(running.addr, &pki.ca_pem).await;
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    // The server may stop reading before the whole head is in: a failed write is fine.
+    let _ = tls.write_all(head.as_bytes()).await;
+    let answer = read_until(&mut tls, b"\r\n\r\n").await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    running.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
     let opts = ServeOptions {
