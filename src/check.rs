@@ -24,6 +24,8 @@ pub struct CheckOptions {
     pub observed_at: Option<String>,
     pub max_input_bytes: u64,
     pub timeout: Duration,
+    /// `--max-policy-memory`, in bytes.
+    pub max_policy_memory: u64,
     /// conftest namespaces whose policies see each input document (default `main`).
     pub namespaces: Vec<String>,
     /// Every package outside `quorate.` is a conftest namespace.
@@ -52,6 +54,7 @@ impl Default for CheckOptions {
             observed_at: None,
             max_input_bytes: text::DEFAULT_MAX_INPUT_BYTES,
             timeout: crate::engine::DEFAULT_TIMEOUT,
+            max_policy_memory: crate::engine::DEFAULT_MAX_POLICY_MEMORY,
             namespaces: vec!["main".into()],
             all_namespaces: false,
             exclude: Vec::new(),
@@ -90,6 +93,7 @@ pub fn load_policies(opts: &CheckOptions, config: &Config) -> Result<PolicySet> 
         namespaces: opts.namespaces.clone(),
         all_namespaces: opts.all_namespaces,
         timeout: opts.timeout,
+        max_memory: opts.max_policy_memory,
     };
     PolicySet::load_with(&popts, config.data())
 }

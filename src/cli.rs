@@ -82,6 +82,10 @@ pub struct TestArgs {
     /// Time limit for each test (e.g. 10s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub timeout: String,
+
+    /// Memory a test's evaluation may add to what quorate holds (e.g. 512MiB, 2GiB)
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::engine::parse_size)]
+    pub max_policy_memory: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -238,6 +242,10 @@ pub struct EvalArgs {
     /// Time limit for policy evaluation (e.g. 10s, 500ms)
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub timeout: String,
+
+    /// Memory policy evaluation may add to what quorate holds (e.g. 512MiB, 2GiB)
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::engine::parse_size)]
+    pub max_policy_memory: u64,
 
     /// Print the normalized policy input (JSON) instead of evaluating
     #[arg(long)]

@@ -211,12 +211,17 @@ pub fn build_input_from(
         if let (Some(path), Some(bytes)) = (&f.new_path, &f.new) {
             // A changed manifest that does not parse cannot be applied either: a located
             // finding, and the rest of the change is still checked.
-            let read = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
-                .map_err(|e| (e, None))
-                .and_then(|src| {
-                    objects(&src, &mut inputs, &mut new, opts.keep_documents)
-                        .map_err(|e| (e, Some(src)))
-                });
+            let read = SourceText::from_bytes_within(
+                &repo_path(path),
+                bytes.clone(),
+                Stage::Input,
+                opts.check.max_input_bytes,
+            )
+            .map_err(|e| (e, None))
+            .and_then(|src| {
+                objects(&src, &mut inputs, &mut new, opts.keep_documents)
+                    .map_err(|e| (e, Some(src)))
+            });
             if let Err((e, src)) = read {
                 unreadable(&mut inputs, &e, src);
             }
@@ -224,8 +229,13 @@ pub fn build_input_from(
         if let (Some(path), Some(bytes)) = (&f.old_path, &f.old) {
             // The base side of a file is quoted as `path@base` so it never shadows the head.
             let label = format!("{}@{short}", repo_path(path));
-            match SourceText::from_bytes(&label, bytes.clone(), Stage::Input)
-                .and_then(|src| objects(&src, &mut inputs, &mut old, false))
+            match SourceText::from_bytes_within(
+                &label,
+                bytes.clone(),
+                Stage::Input,
+                opts.check.max_input_bytes,
+            )
+            .and_then(|src| objects(&src, &mut inputs, &mut old, false))
             {
                 Ok(()) => {}
                 Err(e) => inputs.notices.push(format!(
@@ -254,8 +264,13 @@ pub fn build_input_from(
         if exclude.matches(path) {
             continue;
         }
-        let parsed = SourceText::from_bytes(&repo_path(path), bytes.clone(), Stage::Input)
-            .and_then(|src| sources::documents(&src, Stage::Input));
+        let parsed = SourceText::from_bytes_within(
+            &repo_path(path),
+            bytes.clone(),
+            Stage::Input,
+            opts.check.max_input_bytes,
+        )
+        .and_then(|src| sources::documents(&src, Stage::Input));
         let docs = match parsed {
             Ok(docs) => docs,
             Err(e) => {

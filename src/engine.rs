@@ -89,6 +89,8 @@ pub struct PolicyOptions {
     /// Every package not under `quorate.` is a conftest namespace.
     pub all_namespaces: bool,
     pub timeout: Duration,
+    /// Memory evaluation may add to what quorate holds when it first evaluates, in bytes.
+    pub max_memory: u64,
 }
 
 impl Default for PolicyOptions {
@@ -101,8 +103,103 @@ impl Default for PolicyOptions {
             namespaces: vec!["main".into()],
             all_namespaces: false,
             timeout: DEFAULT_TIMEOUT,
+            max_memory: DEFAULT_MAX_POLICY_MEMORY,
         }
     }
+}
+
+/// Default of `--max-policy-memory`: 1 GiB.
+pub const DEFAULT_MAX_POLICY_MEMORY: u64 = 1 << 30;
+
+/// Parses a size: bytes, or a number with K/M/G/T (powers of 1024; `KiB`, `MB`... also read).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 512MiB, 2GiB, 1000000)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a size (e.g. 512MiB, 2GiB, 1000000)"
+            ))
+        }
+    };
+    n.checked_mul(1u64 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size quorate can use"))
+}
+
+static MEMORY_LIMIT_FIXED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Arms regorus' process-wide memory limit at the memory in use now plus `budget`, before each
+/// evaluation (the CLI evaluates one at a time, after its inputs are read). Allocation is
+/// counted by the allocator regorus installs; evaluation checks the limit as it goes (every
+/// builtin that grows a value included) and stops with a limit error.
+fn arm_memory_limit(budget: u64) {
+    if MEMORY_LIMIT_FIXED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let (stats, _) = regorus_mimalloc::allocation_stats_snapshot();
+    regorus::set_global_memory_limit(Some(stats.allocated.saturating_add(budget)));
+}
+
+/// Fixes the limit at the memory in use now plus `budget`, for every evaluation from now on:
+/// `quorate serve` evaluates concurrently, and re-arming per evaluation would let a runaway
+/// one grow with every review that starts beside it. All evaluations share the budget.
+pub fn fix_memory_limit(budget: u64) {
+    MEMORY_LIMIT_FIXED.store(false, std::sync::atomic::Ordering::Relaxed);
+    arm_memory_limit(budget);
+    MEMORY_LIMIT_FIXED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Evaluates `rule`, turning a panic inside the policy engine (an arithmetic overflow in a
+/// builtin, say) into an error: the engine is a per-evaluation clone, so nothing is left broken.
+fn eval_guarded(engine: &mut Engine, rule: &str) -> anyhow::Result<RValue> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.eval_rule(rule.into())
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(anyhow::anyhow!("the policy engine failed: {what}"))
+    })
+}
+
+fn memory_error(e: &anyhow::Error, budget: u64) -> Option<Error> {
+    let limit = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<regorus::LimitError>())
+        .copied()
+        .or_else(|| {
+            e.to_string()
+                .contains("memory limit")
+                .then_some(regorus::LimitError::MemoryLimitExceeded { usage: 0, limit: 0 })
+        })?;
+    if !matches!(limit, regorus::LimitError::MemoryLimitExceeded { .. }) {
+        return None;
+    }
+    Some(
+        Error::file(
+            Stage::Policy,
+            "",
+            format!(
+                "policy evaluation stopped: it needed more than the memory limit of {} MiB",
+                budget >> 20
+            ),
+        )
+        .with_help("a policy builds a value out of proportion to its input (a string doubled, a CIDR expanded, a huge sprintf width); raise --max-policy-memory only if the input is really this large"),
+    )
 }
 
 /// One loaded Rego module, as the test runner and the fixture cases see it.
@@ -192,6 +289,7 @@ pub struct PolicySet {
     pub data: Value,
     sources: BTreeMap<String, SourceText>,
     timeout: Duration,
+    max_memory: u64,
 }
 
 fn is_test_file(path: &str) -> bool {
@@ -282,6 +380,7 @@ impl PolicySet {
     pub fn load_with(opts: &PolicyOptions, config: Value) -> Result<Self> {
         let mut engine = Engine::new();
         bounded_ranges(&mut engine)?;
+        crate::bounded::install(&mut engine)?;
         let mut set = PolicySet {
             engine: Engine::new(),
             entries: Vec::new(),
@@ -293,6 +392,7 @@ impl PolicySet {
             data: Value::Null,
             sources: BTreeMap::new(),
             timeout: opts.timeout,
+            max_memory: opts.max_memory,
         };
         let mut user: Vec<PolicyFile> = Vec::new();
         let mut bundles = Vec::new();
@@ -355,6 +455,7 @@ impl PolicySet {
             set.sources.insert(f.src.path.clone(), f.src.clone());
         }
         set.modules = module_infos(&mut engine, &files, &v0_files);
+        check_recursion(&mut engine, &set.sources)?;
         for b in &bundles {
             let prefix = format!("{}!/", b.path);
             let packages: Vec<(String, String)> = set
@@ -391,6 +492,8 @@ impl PolicySet {
             .add_policy("<quorate-conftest>".into(), set.conftest_module())
             .map_err(|e| Error::usage(format!("internal entry point does not compile: {e}")))?;
         engine.set_input(RValue::new_object());
+        // User policies run here on an empty input: under the same limits as any evaluation.
+        arm_memory_limit(opts.max_memory);
         for rule in ["data.quorate_entry.sets", "data.quorate_conftest.out"] {
             if let Err(e) = engine.eval_rule(rule.into()) {
                 // Evaluation on an empty input is allowed to fail at run time (missing fields);
@@ -588,13 +691,12 @@ impl PolicySet {
     /// Evaluates one generated entry rule on a fresh copy of the engine with `input_json` (the
     /// change set or a document, named `what` in errors) as `input`; the result as JSON.
     fn eval_entry(&self, rule: &str, input_json: &str, what: &str) -> Result<Value> {
+        arm_memory_limit(self.max_memory);
         let mut engine = self.engine.clone();
         let input = RValue::from_json_str(input_json)
             .map_err(|e| Error::usage(format!("{what} cannot be passed to policies: {e}")))?;
         engine.set_input(input);
-        let value = engine
-            .eval_rule(rule.into())
-            .map_err(|e| self.eval_error(&e))?;
+        let value = eval_guarded(&mut engine, rule).map_err(|e| self.eval_error(&e))?;
         let _ = engine.take_prints();
         serde_json::to_value(&value)
             .map_err(|e| Error::usage(format!("policy results are not JSON: {e}")))
@@ -627,6 +729,9 @@ impl PolicySet {
     }
 
     fn eval_error(&self, e: &anyhow::Error) -> Error {
+        if let Some(err) = memory_error(e, self.max_memory) {
+            return err;
+        }
         let msg = e.to_string();
         if msg.contains("execution exceeded") || msg.to_lowercase().contains("time limit") {
             return Error::file(
@@ -687,9 +792,10 @@ impl PolicySet {
 
     /// Runs one test rule; `print()` output is returned alongside.
     pub fn run_test(&self, t: &TestCase) -> (TestOutcome, Vec<String>) {
+        arm_memory_limit(self.max_memory);
         let mut engine = self.engine.clone();
         engine.set_input(RValue::Undefined);
-        let outcome = match engine.eval_rule(rule_ref(&t.package, &t.name)) {
+        let outcome = match eval_guarded(&mut engine, &rule_ref(&t.package, &t.name)) {
             Ok(v) if v == RValue::from(true) => TestOutcome::Pass,
             Ok(_) => TestOutcome::Fail,
             Err(e) => TestOutcome::Error(self.describe_error(&e)),
@@ -700,6 +806,9 @@ impl PolicySet {
 
     /// `file:line:col: message` for an evaluation error.
     fn describe_error(&self, e: &anyhow::Error) -> String {
+        if let Some(err) = memory_error(e, self.max_memory) {
+            return err.to_string();
+        }
         let msg = e.to_string();
         match parse_location(&msg) {
             Some((path, line, col)) => format!("{path}:{line}:{col}: {}", first_error_line(&msg)),
@@ -788,6 +897,30 @@ fn first_error_line(msg: &str) -> String {
 fn add_module(engine: &mut Engine, f: &PolicyFile) -> Result<bool> {
     let path = f.src.path.clone();
     let text = f.src.text.to_string();
+    if let Some(offset) = crate::rego_guard::too_deep(&crate::rego_guard::code_only(&text)) {
+        return Err(Error::at(
+            Stage::Policy,
+            &f.src,
+            offset,
+            format!(
+                "brackets nested more than {} deep",
+                crate::rego_guard::MAX_POLICY_NESTING
+            ),
+        )
+        .with_help("the policy parser's time grows exponentially with nesting: split the literal into named parts"));
+    }
+    if let Some((offset, width)) = crate::rego_guard::huge_format_width(&text) {
+        return Err(Error::at(
+            Stage::Policy,
+            &f.src,
+            offset,
+            format!(
+                "format width {width} is wider than {}",
+                crate::rego_guard::MAX_FORMAT_WIDTH
+            ),
+        )
+        .with_help("sprintf would build the whole padded string at once"));
+    }
     if f.version == Version::V0 {
         engine.set_rego_v0(true);
         let r = engine.add_policy(path, text);
@@ -932,6 +1065,78 @@ fn module_infos(engine: &mut Engine, files: &[PolicyFile], v0: &[String]) -> Vec
     out
 }
 
+/// Refuses functions that call themselves, directly or through others, as OPA does
+/// (`rego_recursion_error`): regorus would recurse until the stack overflows.
+fn check_recursion(engine: &mut Engine, sources: &BTreeMap<String, SourceText>) -> Result<()> {
+    use regorus::unstable::{Parser, Rule, RuleHead};
+    let modules = engine.get_modules();
+    let mut imports: Vec<BTreeMap<String, String>> = Vec::new();
+    for module in modules.iter() {
+        let mut map = BTreeMap::new();
+        for import in &module.imports {
+            let target = import.refr.span().text().to_string();
+            if !target.starts_with("data.") {
+                continue;
+            }
+            let alias = match &import.r#as {
+                Some(a) => a.text().to_string(),
+                None => target.rsplit('.').next().unwrap_or_default().to_string(),
+            };
+            map.insert(alias, target);
+        }
+        imports.push(map);
+    }
+    let mut functions = Vec::new();
+    for (module, imports) in modules.iter().zip(&imports) {
+        let package = Parser::get_path_ref_components(&module.package.refr)
+            .map(|c| {
+                c.iter()
+                    .map(|s| s.text().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default();
+        for rule in &module.policy {
+            let Rule::Spec {
+                head: RuleHead::Func { refr, .. },
+                ..
+            } = rule.as_ref()
+            else {
+                continue;
+            };
+            let Some(name) = Parser::get_path_ref_components(refr).ok().map(|c| {
+                c.iter()
+                    .map(|s| s.text().to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            }) else {
+                continue;
+            };
+            let span = rule.span();
+            // The rule's text after its name: the head's own name is not a call.
+            let skip = (refr.span().end.saturating_sub(span.start)) as usize;
+            functions.push(crate::rego_guard::Function {
+                package: package.clone(),
+                name,
+                path: span.source.get_path().clone(),
+                line: span.line as usize,
+                col: span.col as usize,
+                text: span.text().get(skip..).unwrap_or_default(),
+                imports,
+            });
+        }
+    }
+    let Some((path, line, col, cycle)) = crate::rego_guard::recursion(&functions) else {
+        return Ok(());
+    };
+    let msg = format!("function calls itself ({cycle}): Rego does not allow recursion");
+    Err(match sources.get(&path) {
+        Some(src) => Error::at_line_col(Stage::Policy, src, line, col, msg),
+        None => Error::at_position(Stage::Policy, path, line, col, msg),
+    }
+    .with_help("OPA refuses the same policy (rego_recursion_error); iterate with comprehensions or `walk` instead"))
+}
+
 fn parse_location(msg: &str) -> Option<(String, usize, usize)> {
     let rest = msg.split("--> ").nth(1)?;
     let loc = rest.lines().next()?.trim();
@@ -956,31 +1161,20 @@ fn read_policies(path: &str) -> Result<Vec<SourceText>> {
     let p = Path::new(path);
     let mut files = Vec::new();
     if p.is_dir() {
-        let mut stack = vec![p.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| {
-                Error::file(
-                    Stage::Policy,
-                    dir.display().to_string(),
-                    format!("cannot read directory: {e}"),
-                )
-            })?;
-            for entry in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
-                let hidden = entry
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'));
-                if hidden {
-                    continue;
-                }
-                if entry.is_dir() {
-                    stack.push(entry);
-                } else if entry.extension().and_then(|e| e.to_str()) == Some("rego") {
-                    files.push(entry);
-                }
-            }
-        }
-        files.sort();
+        let walked = crate::paths::walk(p, &|_| false).map_err(|e| {
+            Error::file(
+                Stage::Policy,
+                crate::paths::shown(path),
+                format!("cannot read directory: {e}"),
+            )
+        })?;
+        files.extend(
+            walked
+                .files
+                .iter()
+                .map(std::path::PathBuf::from)
+                .filter(|f| f.extension().and_then(|e| e.to_str()) == Some("rego")),
+        );
         if files.is_empty() {
             return Err(Error::file(
                 Stage::Policy,

@@ -16,13 +16,13 @@ pub fn pull_request_range() -> Result<Option<(String, String)>> {
         return Ok(None);
     };
     let shown = path.to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::file(
-            Stage::Input,
-            &shown,
-            format!("cannot read the GitHub event: {e}"),
-        )
-    })?;
+    let text = crate::text::SourceText::read(
+        &shown,
+        Stage::Input,
+        crate::text::DEFAULT_MAX_INPUT_BYTES,
+    )
+    .map_err(|e| Error::file(Stage::Input, &shown, format!("cannot read the GitHub event: {e}")))?
+    .text;
     let event: Value = serde_json::from_str(&text).map_err(|e| {
         Error::at_position(
             Stage::Input,

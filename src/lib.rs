@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod bounded;
 pub mod bundle;
 pub mod check;
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod github;
 pub mod governance;
 pub mod model;
 pub mod paths;
+pub mod rego_guard;
 pub mod report;
 pub mod rules;
 pub mod schema;

@@ -8,6 +8,7 @@
 )]
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -102,7 +103,39 @@ fn print_error(e: &Error) {
     let _ = write!(std::io::stderr(), "{s}");
 }
 
+/// Refuses `-o` / `--sarif` naming one of the inputs: the report would replace the plan.
+fn refuse_overwriting_inputs(paths: &[String], eval: &EvalArgs) -> Result<(), Error> {
+    let inputs: Vec<&str> = paths
+        .iter()
+        .chain(&eval.observed)
+        .chain(&eval.policies)
+        .chain(eval.config.iter())
+        .map(|p| {
+            p.split_once('=')
+                .filter(|_| !Path::new(p).exists())
+                .map_or(p.as_str(), |(_, f)| f)
+        })
+        .collect();
+    for (flag, out) in [("--output", &eval.output), ("--sarif", &eval.sarif)] {
+        let Some(out) = out else { continue };
+        let Ok(out_abs) = std::fs::canonicalize(out) else {
+            continue; // does not exist yet: nothing to overwrite
+        };
+        for input in &inputs {
+            if std::fs::canonicalize(input).is_ok_and(|i| i == out_abs) {
+                return Err(Error::usage(format!(
+                    "{flag} {} is also an input: the report would overwrite it",
+                    out.display()
+                ))
+                .with_help("write the report to another file"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Error> {
+    refuse_overwriting_inputs(&paths, eval)?;
     let timeout = quorate::config::parse_duration_ms(&eval.timeout)
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
@@ -122,6 +155,7 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         observed_at: eval.observed_at.clone(),
         max_input_bytes: eval.max_input_bytes,
         timeout,
+        max_policy_memory: eval.max_policy_memory,
         namespaces: eval.namespaces.clone(),
         all_namespaces: eval.all_namespaces,
         exclude: eval.exclude.clone(),
@@ -328,6 +362,7 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
         all_namespaces: args.all_namespaces,
         run: args.run,
         timeout,
+        max_policy_memory: args.max_policy_memory,
         ..quorate::testing::TestOptions::default()
     };
     let report = quorate::testing::run(&opts)?;

@@ -284,6 +284,100 @@ fn relative_to(abs: &Path, base: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// What a directory argument expands to: its regular files, and what was passed over.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Sorted paths of the regular files below the directory.
+    pub files: Vec<String>,
+    /// One line each for entries skipped for what they are (FIFOs, sockets, devices, names
+    /// that are not UTF-8 or hold control characters, directory links already walked).
+    pub notices: Vec<String>,
+}
+
+/// A path for the terminal: control characters (and the escape character) escaped.
+pub fn shown(path: &str) -> String {
+    if path.chars().any(char::is_control) {
+        path.escape_debug().to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+/// Walks `root` for files, skipping hidden entries and those `skip` names. Links to
+/// directories are followed, but a directory is entered once (a link loop ends there); FIFOs,
+/// sockets and devices are never opened (opening a FIFO blocks until someone writes to it).
+pub fn walk(root: &Path, skip: &dyn Fn(&str) -> bool) -> std::io::Result<Walked> {
+    let mut out = Walked::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let meta = std::fs::metadata(&dir)?;
+        if !seen.insert(dir_key(&dir, &meta)) {
+            out.notices.push(format!(
+                "{}: skipped: a link to a directory already read",
+                shown(&dir.to_string_lossy())
+            ));
+            continue;
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for entry in entries.into_iter().rev() {
+            let lossy = entry.to_string_lossy().into_owned();
+            let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
+                out.notices.push(format!(
+                    "{}: skipped: the file name is not UTF-8",
+                    shown(&lossy)
+                ));
+                continue;
+            };
+            if name.starts_with('.') || skip(name) {
+                continue;
+            }
+            if name.chars().any(char::is_control) {
+                out.notices.push(format!(
+                    "{}: skipped: the file name holds control characters",
+                    shown(&lossy)
+                ));
+                continue;
+            }
+            // Follows links; a dangling link is passed over like a missing file.
+            let Ok(meta) = std::fs::metadata(&entry) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry);
+            } else if meta.is_file() {
+                out.files.push(lossy);
+            } else {
+                out.notices.push(format!(
+                    "{}: skipped: not a regular file (a FIFO, socket or device)",
+                    shown(&lossy)
+                ));
+            }
+        }
+    }
+    out.files.sort();
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn dir_key(_: &Path, meta: &std::fs::Metadata) -> (u64, u64, PathBuf) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), PathBuf::new())
+}
+
+#[cfg(not(unix))]
+fn dir_key(dir: &Path, _: &std::fs::Metadata) -> (u64, u64, PathBuf) {
+    (
+        0,
+        0,
+        std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

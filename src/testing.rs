@@ -27,6 +27,8 @@ pub struct TestOptions {
     /// Only tests whose full name (`data.pkg.test_x`, `<dir>/cases/denied/x`) matches.
     pub run: Option<String>,
     pub timeout: Duration,
+    /// `--max-policy-memory`, in bytes.
+    pub max_policy_memory: u64,
     pub max_input_bytes: u64,
 }
 
@@ -40,6 +42,7 @@ impl Default for TestOptions {
             all_namespaces: false,
             run: None,
             timeout: crate::engine::DEFAULT_TIMEOUT,
+            max_policy_memory: crate::engine::DEFAULT_MAX_POLICY_MEMORY,
             max_input_bytes: text::DEFAULT_MAX_INPUT_BYTES,
         }
     }
@@ -122,6 +125,7 @@ pub fn run(opts: &TestOptions) -> Result<TestReport> {
         namespaces: opts.namespaces.clone(),
         all_namespaces: opts.all_namespaces,
         timeout: opts.timeout,
+        max_memory: opts.max_policy_memory,
     };
     let config = Config::discover(opts.config.as_deref(), opts.max_input_bytes)?;
     let policies = PolicySet::load_with(&popts, config.data())?;
@@ -174,7 +178,12 @@ pub fn run(opts: &TestOptions) -> Result<TestReport> {
 fn find_cases(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    // A directory reached twice (through a link loop) is not walked again.
+    let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        if !seen.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d).map_err(|e| {
             Error::file(
                 Stage::Policy,

@@ -50,6 +50,26 @@ impl SourceText {
                 .take(limit.saturating_add(1))
                 .read_to_end(&mut bytes)
         } else {
+            let shown = crate::paths::shown(path);
+            let shown = shown.as_str();
+            if path.chars().any(char::is_control) {
+                return Err(Error::file(
+                    stage,
+                    shown,
+                    "the file name holds control characters",
+                ));
+            }
+            // Opening a FIFO blocks until something writes to it: look before opening.
+            if let Ok(meta) = std::fs::metadata(path) {
+                if !meta.is_file() && !meta.is_dir() {
+                    return Err(Error::file(
+                        stage,
+                        shown,
+                        "not a regular file (a FIFO, socket or device)",
+                    )
+                    .with_help("pipe it to standard input and pass `-` instead"));
+                }
+            }
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::file(stage, shown, format!("cannot open: {e}")))?;
             if let Ok(meta) = file.metadata() {
@@ -67,6 +87,15 @@ impl SourceText {
             return Err(too_large(stage, shown, bytes.len() as u64, limit));
         }
         Self::from_bytes(shown, bytes, stage)
+    }
+
+    /// [`from_bytes`](Self::from_bytes) for text read elsewhere (a git blob), refusing it
+    /// past `limit` bytes as [`read`](Self::read) refuses files.
+    pub fn from_bytes_within(path: &str, bytes: Vec<u8>, stage: Stage, limit: u64) -> Result<Self> {
+        if bytes.len() as u64 > limit {
+            return Err(too_large(stage, path, bytes.len() as u64, limit));
+        }
+        Self::from_bytes(path, bytes, stage)
     }
 
     pub fn from_bytes(path: &str, bytes: Vec<u8>, stage: Stage) -> Result<Self> {
@@ -195,7 +224,10 @@ pub fn parse_yaml_with(src: &SourceText, stage: Stage, schema: YamlSchema) -> Re
             format!("invalid YAML: {}", e.info()),
         )
     };
-    parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
+    feed_bounded(&mut parser, &mut loader, src, stage).map_err(|e| match e {
+        Feed::Scan(e) => scan_error(&e),
+        Feed::Limit(e) => e,
+    })?;
     if let Some(e) = loader.error() {
         return Err(scan_error(e));
     }
@@ -232,6 +264,100 @@ pub fn parse_yaml_with(src: &SourceText, stage: Stage, schema: YamlSchema) -> Re
         });
     }
     Ok(out)
+}
+
+/// Deepest nesting of mappings/sequences (YAML) or objects/arrays (JSON) an input may have.
+/// Kubernetes objects (ECK's included) stay under 30 levels and Terraform plans wrap values in
+/// 6; the model adds a few more, and the policy engine stops at 128. Checked before any tree
+/// is built, so a deep input is a located error, never a stack overflow.
+pub const MAX_NESTING: usize = 100;
+
+/// Weight of one node produced by a YAML alias, besides its scalar bytes: about what a node
+/// costs once it is JSON with a span.
+const ALIAS_NODE_WEIGHT: usize = 64;
+
+enum Feed {
+    Scan(saphyr::ScanError),
+    Limit(Error),
+}
+
+/// Drives the parser event by event into the loader (saphyr's own `load` recurses once per
+/// nesting level), refusing nesting deeper than [`MAX_NESTING`] and aliases that would expand
+/// to more than the input's size plus 1 MiB (scalar bytes plus [`ALIAS_NODE_WEIGHT`] a node):
+/// saphyr's node budget alone lets 100,000 copies of a fat anchor through.
+fn feed_bounded<'i>(
+    parser: &mut saphyr_parser::Parser<'i, saphyr_parser::StrInput<'i>>,
+    loader: &mut saphyr::YamlLoader<'i, saphyr::MarkedYaml<'i>>,
+    src: &SourceText,
+    stage: Stage,
+) -> std::result::Result<(), Feed> {
+    use saphyr_parser::{Event, SpannedEventReceiver};
+    let budget = src.text.len().saturating_add(1 << 20);
+    let mut expanded = 0usize;
+    // Weight seen so far, and per open collection (its anchor, the weight when it opened).
+    let mut weight = 0usize;
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    let at = |span: &saphyr_parser::Span, msg: String| {
+        let m = span.start;
+        let offset = if src.ascii {
+            m.index()
+        } else {
+            src.text
+                .char_indices()
+                .nth(m.index())
+                .map_or(src.text.len(), |(b, _)| b)
+        };
+        Feed::Limit(Error::at(stage, src, offset, msg))
+    };
+    while let Some(next) = parser.next_event() {
+        let (ev, span) = next.map_err(Feed::Scan)?;
+        match &ev {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if open.len() >= MAX_NESTING {
+                    return Err(at(
+                        &span,
+                        format!("YAML nested more than {MAX_NESTING} levels deep"),
+                    ));
+                }
+                weight = weight.saturating_add(ALIAS_NODE_WEIGHT);
+                open.push((*anchor, weight));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, from)) = open.pop() {
+                    if anchor > 0 {
+                        anchors.insert(anchor, weight.saturating_sub(from) + ALIAS_NODE_WEIGHT);
+                    }
+                }
+            }
+            Event::Scalar(text, _, anchor, _) => {
+                let w = text.len().saturating_add(ALIAS_NODE_WEIGHT);
+                weight = weight.saturating_add(w);
+                if *anchor > 0 {
+                    anchors.insert(*anchor, w);
+                }
+            }
+            Event::Alias(id) => {
+                let w = anchors.get(id).copied().unwrap_or(ALIAS_NODE_WEIGHT);
+                weight = weight.saturating_add(w);
+                expanded = expanded.saturating_add(w);
+                if expanded > budget {
+                    return Err(at(
+                        &span,
+                        format!(
+                            "YAML aliases expand to more than {budget} bytes (the file's size plus 1 MiB)"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        loader.on_event(ev, span);
+        if loader.error().is_some() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 struct Ctx<'a> {
@@ -403,6 +529,14 @@ fn yaml_to_json(
 
 /// Parses JSON, turning serde's line/column into a positioned error.
 pub fn parse_json(src: &SourceText, stage: Stage) -> Result<Value> {
+    if let Some(offset) = json_too_deep(src.text.as_bytes()) {
+        return Err(Error::at(
+            stage,
+            src,
+            offset,
+            format!("JSON nested more than {MAX_NESTING} levels deep"),
+        ));
+    }
     serde_json::from_str(&src.text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
@@ -416,6 +550,37 @@ pub fn parse_json(src: &SourceText, stage: Stage) -> Result<Value> {
     })
 }
 
+/// Offset of the first `[` or `{` nested deeper than [`MAX_NESTING`] in JSON text (outside
+/// strings), in one pass.
+pub fn json_too_deep(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                while let Some(&c) = b.get(i) {
+                    match c {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Finds the byte spans of many JSON pointers in one pass over raw JSON text, descending only
 /// into containers on the way to a requested pointer. Missing pointers are absent from the map.
 pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
@@ -426,6 +591,10 @@ pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
     }
     let mut root = Trie::default();
     for p in pointers {
+        // No parsed input nests deeper than MAX_NESTING; the walk below recurses per level.
+        if p.matches('/').count() > MAX_NESTING + 1 {
+            continue;
+        }
         let mut node = &mut root;
         if !p.is_empty() {
             for tok in p.trim_start_matches('/').split('/') {
@@ -531,8 +700,10 @@ pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
                                 None => skip_value(b, j),
                             };
                             j = skip_ws(b, j);
-                            if b.get(j) == Some(&b',') {
-                                j += 1;
+                            match b.get(j) {
+                                Some(b',') => j += 1,
+                                Some(b'}') => {}
+                                _ => break,
                             }
                         }
                         Some(b'}') => {
@@ -561,8 +732,11 @@ pub fn locate_json(text: &str, pointers: &[String]) -> HashMap<String, Span> {
                             };
                             idx += 1;
                             j = skip_ws(b, j);
-                            if b.get(j) == Some(&b',') {
-                                j += 1;
+                            // Malformed text (`[}`) would not advance: stop, as at the end.
+                            match b.get(j) {
+                                Some(b',') => j += 1,
+                                Some(b']') => {}
+                                _ => break,
                             }
                         }
                     }
@@ -619,6 +793,67 @@ mod tests {
         let (s, _) = docs[0].spans["/groups/search/quorum"];
         assert_eq!(src.line_col(s), (4, 5));
         assert!(src.text[s..].starts_with("quorum: majority"));
+    }
+
+    /// Hardening: a stray `}` inside an array made the locator loop forever (found by fuzzing).
+    #[test]
+    fn regression_locator_stops_on_a_stray_close_brace_in_an_array() {
+        let text = "{\"a\": [1, }, 2]}";
+        let found = locate_json(text, &["/a/5".to_string(), "/a".to_string()]);
+        assert!(!found.contains_key("/a/5"));
+        let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(10));
+        let pointer = "/0".repeat(200_000);
+        assert!(locate_json(&deep, &[pointer]).is_empty());
+    }
+
+    /// Hardening: 11,000 nested block mappings or 100,000 `- - -` overflowed the stack.
+    #[test]
+    fn regression_deep_yaml_is_a_located_error_not_a_stack_overflow() {
+        let compact = format!("{}x\n", "- ".repeat(100_000));
+        let block: String = (0..11_000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        for text in [compact, block] {
+            let src = SourceText::new("deep.yaml", text);
+            let e = parse_yaml(&src, Stage::Input).unwrap_err().to_string();
+            assert!(e.contains("nested more than 100 levels"), "{e}");
+        }
+        let ok: String = (0..MAX_NESTING)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        parse_yaml(&SourceText::new("ok.yaml", ok), Stage::Input).unwrap();
+    }
+
+    /// Hardening: an anchored mapping with thousands of keys, referenced thousands of times,
+    /// passed saphyr's node budget and grew to gigabytes.
+    #[test]
+    fn regression_fat_yaml_aliases_are_refused() {
+        let keys: String = (0..2_000)
+            .map(|i| format!("  k{i}: {}\n", "v".repeat(40)))
+            .collect();
+        let refs = "  - *a\n".repeat(5_000);
+        let src = SourceText::new("fat.yaml", format!("base: &a\n{keys}refs:\n{refs}"));
+        let e = parse_yaml(&src, Stage::Input).unwrap_err().to_string();
+        assert!(e.contains("aliases expand to more than"), "{e}");
+        // A few small references are ordinary YAML.
+        let src = SourceText::new("ok.yaml", "d: &d {a: 1}\nx: *d\ny: *d\n");
+        let docs = parse_yaml(&src, Stage::Input).unwrap();
+        assert_eq!(docs[0].value["y"]["a"], 1);
+    }
+
+    #[test]
+    fn deep_json_is_a_located_error() {
+        let src = SourceText::new(
+            "deep.json",
+            format!("{}{}", "[".repeat(150), "]".repeat(150)),
+        );
+        let e = parse_json(&src, Stage::Input).unwrap_err().to_string();
+        assert!(
+            e.contains("deep.json:1:101") && e.contains("nested more than 100"),
+            "{e}"
+        );
+        let src = SourceText::new("s.json", format!("[\"{}\"]", "[".repeat(500)));
+        parse_json(&src, Stage::Input).unwrap();
     }
 
     #[test]

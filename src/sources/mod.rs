@@ -133,14 +133,80 @@ pub(crate) type Doc = (usize, Value, Option<YamlDoc>);
 
 /// A file's documents, numbered: a JSON file is one document, a YAML file one per `---`.
 pub(crate) fn documents(src: &SourceText, stage: Stage) -> Result<Vec<Doc>> {
-    Ok(match parse(src, stage)? {
+    let docs: Vec<Doc> = match parse(src, stage)? {
         Parsed::Json(v) => vec![(0, v, None)],
         Parsed::Yaml(docs) => docs
             .into_iter()
             .enumerate()
             .map(|(i, d)| (i, d.value.clone(), Some(d)))
             .collect(),
-    })
+    };
+    for (_, value, yaml) in &docs {
+        check_member_counts(src, stage, value, yaml.as_ref())?;
+    }
+    Ok(docs)
+}
+
+/// A member count that is not a whole number of at least 0 (`replicas: -1`, `true`, `"three"`)
+/// would read as "no count" and pass the quorum rules by: a located error instead. `null`
+/// stays the API server's default.
+fn check_member_counts(
+    src: &SourceText,
+    stage: Stage,
+    value: &Value,
+    yaml: Option<&text::YamlDoc>,
+) -> Result<()> {
+    let items: Vec<(String, &Value)> = match value.get("items").and_then(Value::as_array) {
+        Some(items)
+            if value
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List")) =>
+        {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("/items/{i}"), v))
+                .collect()
+        }
+        _ => vec![(String::new(), value)],
+    };
+    for (base, obj) in items {
+        let mut counts: Vec<String> = vec!["/spec/replicas".into()];
+        if let Some(sets) = obj.pointer("/spec/nodeSets").and_then(Value::as_array) {
+            counts.extend((0..sets.len()).map(|i| format!("/spec/nodeSets/{i}/count")));
+        }
+        for pointer in counts {
+            let Some(v) = obj.pointer(&pointer) else {
+                continue;
+            };
+            let whole = match v {
+                Value::Null => true,
+                Value::Number(n) => n.as_u64().is_some(),
+                Value::String(s) => s.trim().parse::<u64>().is_ok(),
+                _ => false,
+            };
+            if whole {
+                continue;
+            }
+            let full = format!("{base}{pointer}");
+            let msg = format!(
+                "{} must be a whole number of at least 0, not {v}",
+                pointer.trim_start_matches('/').replace('/', ".")
+            );
+            let at = match yaml {
+                Some(d) => d.spans.get(&full).map(|s| s.0),
+                None => text::locate_json(&src.text, std::slice::from_ref(&full))
+                    .get(&full)
+                    .map(|s| s.0),
+            };
+            return Err(match at {
+                Some(offset) => Error::at(stage, src, offset, msg),
+                None => Error::file(stage, &src.path, format!("{full}: {msg}")),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
@@ -161,44 +227,33 @@ pub(crate) fn parse(src: &SourceText, stage: Stage) -> Result<Parsed> {
     }
 }
 
-/// Expands directories into the JSON/YAML files below them (sorted, hidden entries skipped).
-fn expand(path: &str, stage: Stage) -> Result<Vec<(String, bool)>> {
+/// Expands directories into the JSON/YAML files below them (sorted, hidden entries skipped;
+/// see [`crate::paths::walk`]), with a notice for each entry passed over.
+fn expand(path: &str, stage: Stage, notices: &mut Vec<String>) -> Result<Vec<(String, bool)>> {
     let p = Path::new(path);
     if path == "-" || !p.is_dir() {
         return Ok(vec![(path.to_string(), true)]);
     }
-    let mut out = Vec::new();
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
+    let walked = crate::paths::walk(p, &|name| name == "quorate.yaml" || name == "quorate.yml")
+        .map_err(|e| {
             Error::file(
                 stage,
-                dir.display().to_string(),
+                crate::paths::shown(path),
                 format!("cannot read directory: {e}"),
             )
         })?;
-        let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        names.sort();
-        for entry in names.into_iter().rev() {
-            let name = entry
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.starts_with('.') || name == "quorate.yaml" || name == "quorate.yml" {
-                continue;
-            }
-            if entry.is_dir() {
-                stack.push(entry);
-            } else if matches!(
-                entry.extension().and_then(|e| e.to_str()),
+    notices.extend(walked.notices);
+    Ok(walked
+        .files
+        .into_iter()
+        .filter(|f| {
+            matches!(
+                Path::new(f).extension().and_then(|e| e.to_str()),
                 Some("json" | "yaml" | "yml")
-            ) {
-                out.push((entry.display().to_string(), false));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+            )
+        })
+        .map(|f| (f, false))
+        .collect())
 }
 
 impl Inputs {
@@ -222,7 +277,7 @@ impl Inputs {
         let (mut files, mut excluded) = (0, 0);
         let mut templates: BTreeMap<String, usize> = BTreeMap::new();
         for path in paths {
-            for (file, explicit) in expand(path, Stage::Input)? {
+            for (file, explicit) in expand(path, Stage::Input, &mut self.notices)? {
                 if opts.exclude.matches(&file) {
                     excluded += 1;
                     continue;
@@ -273,7 +328,7 @@ impl Inputs {
                 Some((g, p)) if !g.is_empty() && !Path::new(spec).exists() => (Some(g), p),
                 _ => (None, spec.as_str()),
             };
-            for (file, explicit) in expand(path, Stage::Observed)? {
+            for (file, explicit) in expand(path, Stage::Observed, &mut self.notices)? {
                 self.load_file(&file, group, explicit, true, opts)?;
             }
         }

@@ -293,6 +293,25 @@ pub fn load(src: &SourceText, doc: &Value) -> Result<Plan> {
         let index = rc.get("index");
         let values = if after.is_null() { &before } else { &after };
         let counts = counts_for(kind);
+        for attribute in counts
+            .iter()
+            .flat_map(|c| c.capacity.iter().chain(c.voters.iter()))
+        {
+            for (side, v) in [("before", &before), ("after", &after)] {
+                let Some(x) = v.pointer(attribute).filter(|x| !x.is_null()) else {
+                    continue;
+                };
+                if as_count(x).is_none_or(|n| n < 0) {
+                    return Err(bad(
+                        &format!("{ptr}/change/{side}{attribute}"),
+                        &format!(
+                            "{} must be a whole number of at least 0, not {x}",
+                            attribute.trim_start_matches('/')
+                        ),
+                    ));
+                }
+            }
+        }
         let capacity = counts
             .as_ref()
             .and_then(|c| capacity_of(&before, &after, &after_unknown, c.capacity, action));

@@ -108,7 +108,14 @@ fn read_module(dir: &Path) -> Vec<(SourceText, Body)> {
     files
         .into_iter()
         .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
+            // Read like any input: bounded, and never a FIFO.
+            let src = SourceText::read(
+                &p.display().to_string(),
+                crate::error::Stage::Input,
+                crate::text::DEFAULT_MAX_INPUT_BYTES,
+            )
+            .ok()?;
+            let text = src.text.to_string();
             let body = hcl_edit::parser::parse_body(&text).ok()?;
             Some((SourceText::new(p.display().to_string(), text), body))
         })

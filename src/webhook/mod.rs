@@ -116,6 +116,8 @@ impl AppState {
             ..crate::engine::PolicyOptions::default()
         };
         let policies = PolicySet::load_with(&policy_opts, config.data())?;
+        // Reviews are evaluated concurrently: they share one budget, fixed now.
+        crate::engine::fix_memory_limit(policy_opts.max_memory);
         // Waivers are checked once, at start: per review they would fail every request.
         let mut ids: Vec<String> = policies.rules.iter().map(|r| r.id.clone()).collect();
         ids.extend(crate::rules::native().into_iter().map(|r| r.id));

@@ -93,3 +93,47 @@ pub fn commit_all<S: AsRef<str>>(dir: &Path, files: &[(&str, S)], msg: &str) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", msg]);
 }
+
+/// Runs quorate in `dir` like [`run_in`], and the child's peak resident memory in KiB, as the
+/// kernel counted it (`wait4`'s `ru_maxrss`): the process's own figure, not a timer's.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives the RSS
+pub fn run_measured(dir: &Path, args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let home = std::env::temp_dir().join("quorate-test-home");
+    let _ = std::fs::create_dir_all(&home);
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("quorate runs");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let mut stderr = Vec::new();
+    let _ = err.read_to_end(&mut stderr);
+    let stdout = reader.join().unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    };
+    (output, usage.ru_maxrss as u64)
+}
