@@ -9,7 +9,6 @@ use quorate::check::CheckOptions;
 use quorate::config::Config;
 use quorate::engine::PolicySet;
 use quorate::error::Error;
-use quorate::sources::{Inputs, LoadOptions};
 
 /// `--now` and `--observed-at`: the captured outage's clock, so runs do not depend on the date.
 pub const NOW: &str = "2026-11-24T10:00:00Z";
@@ -44,23 +43,6 @@ pub fn check_options(path: &str) -> CheckOptions {
         root: scratch_dir().to_str().map(String::from),
         ..CheckOptions::default()
     }
-}
-
-/// The loading half of `quorate check`, as `check::build_input_with` runs it.
-pub fn load_options() -> LoadOptions {
-    LoadOptions {
-        max_input_bytes: quorate::text::DEFAULT_MAX_INPUT_BYTES,
-        observed_at: Some(OBSERVED_AT.into()),
-        now: quorate::check::parse_now(Some(NOW)).unwrap_or_default(),
-        exclude: quorate::paths::Excludes::default(),
-    }
-}
-
-/// Fresh inputs as `check::build_input_with` makes them.
-pub fn inputs() -> Inputs {
-    let mut inputs = Inputs::default();
-    inputs.roots = Some(quorate::paths::Roots::new(scratch_dir().to_str()));
-    inputs
 }
 
 /// The built-in policies with the default config, compiled once per process (as the webhook
