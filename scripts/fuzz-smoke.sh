@@ -38,8 +38,14 @@ esac
 
 fuzz/seed.sh >/dev/null
 started=$SECONDS
+lock="$(cat fuzz/Cargo.lock)"
 cargo fuzz build
 echo "fuzz-smoke: built in $((SECONDS - started)) s"
+# cargo fuzz has no --locked: say so when the build had to change the fuzz crate's lock file
+# (the main crate's dependencies changed; commit the new fuzz/Cargo.lock).
+if [ "$lock" != "$(cat fuzz/Cargo.lock)" ]; then
+  echo "fuzz-smoke: note: fuzz/Cargo.lock was updated by the build; commit it" >&2
+fi
 
 logs="fuzz/artifacts/smoke-logs"
 mkdir -p "$logs"
