@@ -28,8 +28,8 @@ if [ "${1:-}" = "--install" ]; then
   exit 0
 fi
 # The fuzz crate is its own workspace; keep its build out of a CARGO_TARGET_DIR shared with the
-# main crate (a `cargo test` running this script holds that one).
-export CARGO_TARGET_DIR="$PWD/fuzz/target"
+# main crate (a `cargo test` running this script holds that one). CI keeps it in its cache.
+target_dir="${QUORATE_FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
 
 seconds="${1:-60}"
 case "$seconds" in
@@ -39,7 +39,7 @@ esac
 fuzz/seed.sh >/dev/null
 started=$SECONDS
 lock="$(cat fuzz/Cargo.lock)"
-cargo fuzz build
+cargo fuzz build --target-dir "$target_dir"
 echo "fuzz-smoke: built in $((SECONDS - started)) s"
 # cargo fuzz has no --locked: say so when the build had to change the fuzz crate's lock file
 # (the main crate's dependencies changed; commit the new fuzz/Cargo.lock).
@@ -57,7 +57,7 @@ for target in $(cargo fuzz list); do
   log="$logs/$target.log"
   # The corpus dir comes first: libFuzzer adds what it finds there, never to the regressions.
   status=0
-  cargo fuzz run "$target" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
+  cargo fuzz run --target-dir "$target_dir" "$target" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
   new="$(comm -13 <(echo "$before") <(ls -1 "$artifacts") | sed "s|^|$artifacts/|" | tr '\n' ' ')"
