@@ -340,6 +340,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub eval_timeout: String,
 
+    /// Memory all policy evaluations together may add to what the server holds at start
+    /// (e.g. 512MiB, 2GiB); an evaluation past it is stopped and answered by the failure mode
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::engine::parse_size)]
+    pub max_policy_memory: u64,
+
     /// Policy evaluations running at once (default: number of CPUs)
     #[arg(long, value_name = "N")]
     pub max_concurrent: Option<usize>,

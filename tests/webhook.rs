@@ -1322,3 +1322,110 @@ async fn deep_objects_are_judged_up_to_the_limit_and_denied_beyond_it() {
     }
     running.shutdown().await.unwrap();
 }
+
+/// A policy that grows a string without bound is stopped at `--max-policy-memory` and answered
+/// by the failure mode, while reviews beside it and after it are judged as usual; the server's
+/// peak memory stays near the budget (measured from the binary's own VmHWM).
+#[test]
+fn a_policy_stopped_at_its_memory_limit_leaves_other_reviews_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    // Only for the StatefulSet named "hog": a 1 MB string doubled 14 times (16 GB).
+    let mut rego = String::from(
+        "package quorate.user\n\nhog if {\n  some c in input.changes\n  c.name == \"hog\"\n}\n\ns0 := concat(\"\", [\"xxxxxxxxxx\" | hog; some i in numbers.range(1, 100000)])\n",
+    );
+    for k in 1..15 {
+        rego.push_str(&format!("s{k} := concat(\"\", [s{}, s{}])\n", k - 1, k - 1));
+    }
+    rego.push_str("\ndeny contains msg if {\n  hog\n  msg := sprintf(\"%d\", [count(s14)])\n}\n");
+    std::fs::write(policy.join("hog.rego"), rego).unwrap();
+    let pki = pki();
+    let (files, _) = tls_files(dir.path(), &pki, "hog");
+    let (cert, key, policy) = (
+        files.cert.display().to_string(),
+        files.key.display().to_string(),
+        policy.display().to_string(),
+    );
+    let server = common::serve::ServeChild::start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--no-lookups",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--policy",
+            &policy,
+            "--max-policy-memory",
+            "256MiB",
+            "--max-concurrent",
+            "2",
+            "--eval-timeout",
+            "20s",
+            "--request-timeout",
+            "30s",
+        ],
+    );
+    let addr = server.addr;
+    let normal = std::fs::read(fixtures().join("statefulset-5-to-3-denied.json")).unwrap();
+    let mut hog: Value = serde_json::from_slice(&normal).unwrap();
+    hog["request"]["name"] = json!("hog");
+    for side in ["object", "oldObject"] {
+        hog["request"][side]["metadata"]["name"] = json!("hog");
+    }
+    let hog = serde_json::to_vec(&hog).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let message = |body: &str| {
+        let v: Value = serde_json::from_str(body).unwrap();
+        (
+            v["response"]["allowed"].as_bool(),
+            v["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let (hogged, beside, after) = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(120), async {
+            let ca = pki.ca_pem.clone();
+            let (mut a, _) = connect(addr, &ca).await;
+            let (mut b, _) = connect(addr, &ca).await;
+            let (hogged, beside) = tokio::join!(
+                send(&mut a, "POST", "/validate", hog.clone()),
+                send(&mut b, "POST", "/validate", normal.clone()),
+            );
+            let after = send(&mut b, "POST", "/validate", normal.clone()).await;
+            (hogged, beside, after)
+        })
+        .await
+        .expect("the reviews were not answered within 120 s")
+    });
+    let (allowed, msg) = message(&hogged.1);
+    assert_eq!(
+        allowed,
+        Some(false),
+        "the failure mode (deny) answers the hog: {}",
+        hogged.1
+    );
+    assert!(msg.contains("memory limit"), "{msg}");
+    for (what, answer) in [("beside", &beside), ("after", &after)] {
+        let (allowed, msg) = message(&answer.1);
+        assert_eq!(allowed, Some(false), "{what}: {}", answer.1);
+        assert!(
+            msg.contains("quorum/") && !msg.contains("memory"),
+            "{what}: judged as usual, not failed: {msg}"
+        );
+    }
+    let peak = server.status_kib("VmHWM");
+    eprintln!("peak RSS with a 256 MiB policy budget: {} MiB", peak >> 10);
+    assert!(peak < 1 << 20, "peak RSS {} MiB, over 1 GiB", peak >> 10);
+}

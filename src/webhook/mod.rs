@@ -64,6 +64,8 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// Policy evaluation limit (regorus execution timer).
     pub eval_timeout: Duration,
+    /// Memory all concurrent evaluations together may add to what the server holds at start.
+    pub max_policy_memory: u64,
     /// Evaluations running at once.
     pub max_concurrent: usize,
     /// How long a review may wait for an evaluation slot before it is shed.
@@ -95,6 +97,7 @@ impl Default for ServeOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(8),
             eval_timeout: Duration::from_secs(5),
+            max_policy_memory: crate::engine::DEFAULT_MAX_POLICY_MEMORY,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue_timeout: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
@@ -137,6 +140,7 @@ impl AppState {
             paths: opts.policies.clone(),
             sources: Vec::new(),
             timeout: opts.eval_timeout,
+            max_memory: opts.max_policy_memory,
             ..crate::engine::PolicyOptions::default()
         };
         let policies = PolicySet::load_with(&policy_opts, config.data())?;
@@ -774,6 +778,7 @@ pub fn options_from_args(args: &crate::cli::ServeArgs) -> Result<ServeOptions> {
         max_body_bytes: args.max_body_bytes.max(1),
         request_timeout: duration("request-timeout", &args.request_timeout, false)?,
         eval_timeout: duration("eval-timeout", &args.eval_timeout, false)?,
+        max_policy_memory: args.max_policy_memory,
         max_concurrent: args
             .max_concurrent
             .unwrap_or(defaults.max_concurrent)
