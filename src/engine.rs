@@ -1018,14 +1018,7 @@ fn module_infos(engine: &mut Engine, files: &[PolicyFile], v0: &[String]) -> Vec
     let mut out = Vec::new();
     for module in engine.get_modules().iter() {
         let path = module.package.span.source.get_path().clone();
-        let package = Parser::get_path_ref_components(&module.package.refr)
-            .map(|c| {
-                c.iter()
-                    .map(|s| s.text().trim_matches('"').to_string())
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-            .unwrap_or_default();
+        let package = package_path(module);
         let mut rules: Vec<(String, usize, RuleKind)> = Vec::new();
         for rule in &module.policy {
             let (refr, kind) = match rule.as_ref() {
@@ -1065,6 +1058,18 @@ fn module_infos(engine: &mut Engine, files: &[PolicyFile], v0: &[String]) -> Vec
     out
 }
 
+/// A module's package as a dotted path (`quorate.user`).
+fn package_path(module: &regorus::unstable::Module) -> String {
+    regorus::unstable::Parser::get_path_ref_components(&module.package.refr)
+        .map(|c| {
+            c.iter()
+                .map(|s| s.text().trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .unwrap_or_default()
+}
+
 /// Refuses functions that call themselves, directly or through others, as OPA does
 /// (`rego_recursion_error`): regorus would recurse until the stack overflows.
 fn check_recursion(engine: &mut Engine, sources: &BTreeMap<String, SourceText>) -> Result<()> {
@@ -1088,14 +1093,7 @@ fn check_recursion(engine: &mut Engine, sources: &BTreeMap<String, SourceText>) 
     }
     let mut functions = Vec::new();
     for (module, imports) in modules.iter().zip(&imports) {
-        let package = Parser::get_path_ref_components(&module.package.refr)
-            .map(|c| {
-                c.iter()
-                    .map(|s| s.text().trim_matches('"').to_string())
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-            .unwrap_or_default();
+        let package = package_path(module);
         for rule in &module.policy {
             let Rule::Spec {
                 head: RuleHead::Func { refr, .. },
