@@ -13,7 +13,6 @@ use libfuzzer_sys::fuzz_target;
 use quorate::config::Config;
 use quorate::error::Stage;
 use quorate::sources::admission::{self, Request};
-use quorate::sources::{Document, Inputs};
 use quorate::text::SourceText;
 use quorate::webhook::{metrics, review, Cache};
 use quorate_fuzz as common;
@@ -65,17 +64,7 @@ fuzz_target!(|data: &[u8]| {
     let request = std::mem::take(&mut r.request);
     let now = quorate::check::parse_now(Some(common::NOW)).unwrap_or_default();
     let set = admission::build(&request, view.as_ref(), &config, now);
-    let mut inputs = Inputs::default();
-    if policies.has_conftest() {
-        if let Some(object) = request.get("object").filter(|o| o.is_object()) {
-            inputs.documents.push(Document {
-                path: "request.object".into(),
-                index: 0,
-                value: object.clone(),
-                start: 0,
-            });
-        }
-    }
+    let inputs = quorate::webhook::review_inputs(&request, policies);
     let answer = match quorate::check::evaluate(&set, &inputs, &config, policies) {
         Ok(report) => review::from_report_with(&r, &report, glass.as_ref()),
         Err(e) => review::unjudged(

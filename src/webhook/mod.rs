@@ -456,19 +456,7 @@ async fn judge(st: &AppState, review: &mut review::Review) -> review::Answer {
         gauge.inc();
         let inner = &task_state.inner;
         let set = admission::build(&request, view.as_ref(), &inner.config, chrono::Utc::now());
-        // conftest-style policies judge the object as admitted (CREATE/UPDATE, or the Scale
-        // of a /scale request); a DELETE has no object to judge.
-        let mut inputs = Inputs::default();
-        if inner.policies.has_conftest() {
-            if let Some(object) = request.get("object").filter(|o| o.is_object()) {
-                inputs.documents.push(Document {
-                    path: "request.object".into(),
-                    index: 0,
-                    value: object.clone(),
-                    start: 0,
-                });
-            }
-        }
+        let inputs = review_inputs(&request, &inner.policies);
         let report = crate::check::evaluate(&set, &inputs, &inner.config, &inner.policies);
         gauge.dec();
         report
@@ -809,6 +797,23 @@ pub fn serve_cli(args: &crate::cli::ServeArgs) -> Result<()> {
 /// cluster; `cluster` holds the objects the webhook would have looked up (a `kubectl get -o
 /// json` list: workloads, pods, PDBs). Returns the answer and whether the request was judged
 /// (`false`: the review could not be read or evaluated).
+/// The documents conftest-style policies judge in a review: the object as admitted
+/// (CREATE/UPDATE, or the Scale of a /scale request); a DELETE has no object to judge.
+pub fn review_inputs(request: &serde_json::Value, policies: &PolicySet) -> Inputs {
+    let mut inputs = Inputs::default();
+    if policies.has_conftest() {
+        if let Some(object) = request.get("object").filter(|o| o.is_object()) {
+            inputs.documents.push(Document {
+                path: "request.object".into(),
+                index: 0,
+                value: object.clone(),
+                start: 0,
+            });
+        }
+    }
+    inputs
+}
+
 pub fn review_offline(
     opts: &ServeOptions,
     body: &[u8],
