@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "quorate",
-    version,
+    version = env!("QUORATE_VERSION_LINE"),
     about = "Stops infrastructure changes that would take a service down: drift, instability and quorum checks",
     long_about = None,
     propagate_version = true
