@@ -34,7 +34,11 @@ fn vcs_info(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let sha = text.split("\"sha1\"").nth(1)?.split('"').nth(1)?;
     let dirty = text.contains("\"dirty\": true") || text.contains("\"dirty\":true");
-    Some(format!("{}{}", short(sha), if dirty { "-dirty" } else { "" }))
+    Some(format!(
+        "{}{}",
+        short(sha),
+        if dirty { "-dirty" } else { "" }
+    ))
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {

@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Proves the pre-commit hook with the real `pre-commit` tool: `pre-commit try-repo` against this
-# repository, on a scratch git repository, for one commit that passes (etcd 5 -> 4) and one that
-# is refused with the finding shown (etcd 5 -> 2). Exit 0 when both behave; prints the hook output.
+# Proves the pre-commit hooks with the real `pre-commit` tool: `pre-commit try-repo` against
+# this repository, on a scratch git repository.
+#   - the `quorate` hook (language: python: the quorate-cli wheel, served from a local
+#     directory as PyPI would) and the `quorate-src` hook (built with Cargo.lock) each pass a
+#     commit that scales etcd 5 -> 4 and refuse one that scales it 4 -> 2, with the finding shown;
+#   - range mode: after a pushed-style commit 5 -> 2, `--from-ref/--to-ref` (what the pre-push
+#     stage and pre-commit.ci pass) refuses it, and `--all-files` without a range says it has
+#     nothing to check instead of passing silently.
+# Exit 0 when all behave; prints the hook output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v pre-commit >/dev/null || { echo "pre-commit is not installed (pip install pre-commit)"; exit 3; }
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# Sealed from the machine: own pre-commit cache (kept under target/ so the hook's build is reused),
-# and a target dir + faster release profile for the hook's `cargo install`.
+# Sealed from the machine: own pre-commit cache (kept under target/ so hook envs are reused),
+# a target dir + faster release profile for the builds (the wheel's and quorate-src's).
 export PRE_COMMIT_HOME="${PRE_COMMIT_HOME:-$root/target/pre-commit-home}"
 export CARGO_TARGET_DIR="${QUORATE_HOOK_TARGET_DIR:-$root/target/pre-commit-build}"
+export QUORATE_WHEEL_TARGET_DIR="$CARGO_TARGET_DIR"
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+
+# The wheel, where pip finds it as it would on PyPI (the shim depends on quorate-cli==VERSION).
+wheels="${QUORATE_WHEEL_DIR:-$scratch/wheels}"
+if ! ls "$wheels"/quorate_cli-*.whl >/dev/null 2>&1; then
+  "$root/scripts/build-wheel.sh" "$wheels" >/dev/null
+fi
+export PIP_FIND_LINKS="$wheels"
+# A wheel hook env from an earlier run may hold an older wheel of the same version.
+rm -rf "$PRE_COMMIT_HOME"
+repo="$scratch/repo"
 
 etcd() {
   cat <<YAML
@@ -39,30 +56,60 @@ spec:
 YAML
 }
 
-cd "$scratch"
-git init -q -b main
-git config user.email proof@example.com
-git config user.name "pre-commit proof"
-mkdir k8s
-etcd 5 > k8s/etcd.yaml
-git add k8s/etcd.yaml
-git commit -qm "etcd with 5 members"
+refused() { # refused LABEL OUTPUT STATUS
+  echo "$2"
+  if [ "$3" -eq 0 ]; then echo "FAIL: $1 was not refused"; exit 1; fi
+  grep -q "quorum/multiple-voters-at-once" <<<"$2" || { echo "FAIL: $1: the finding is not shown"; exit 1; }
+  grep -q "replicas: 2" <<<"$2" || { echo "FAIL: $1: the offending line is not shown"; exit 1; }
+}
 
-echo "== commit 1: etcd 5 -> 4 (must pass)"
-etcd 4 > k8s/etcd.yaml
-git add k8s/etcd.yaml
-pre-commit try-repo "$root" quorate
-git commit -qm "etcd: one member down"
+commit_mode() { # commit_mode HOOK
+  rm -rf "$repo"; mkdir -p "$repo/k8s"; cd "$repo"
+  git init -q -b main
+  git config user.email proof@example.com
+  git config user.name "pre-commit proof"
+  etcd 5 > k8s/etcd.yaml
+  git add k8s/etcd.yaml
+  git commit -qm "etcd with 5 members"
 
-echo "== commit 2: etcd 4 -> 2 (must be refused)"
+  echo "== $1: commit 1: etcd 5 -> 4 (must pass)"
+  etcd 4 > k8s/etcd.yaml
+  git add k8s/etcd.yaml
+  pre-commit try-repo "$root" "$1"
+  git commit -qm "etcd: one member down"
+
+  echo "== $1: commit 2: etcd 4 -> 2 (must be refused)"
+  etcd 2 > k8s/etcd.yaml
+  git add k8s/etcd.yaml
+  set +e
+  out=$(pre-commit try-repo "$root" "$1" 2>&1)
+  status=$?
+  set -e
+  refused "$1 commit 4 -> 2" "$out" "$status"
+  git reset -q --hard
+}
+
+commit_mode quorate
+installed=$(ls -d "$PRE_COMMIT_HOME"/repo*/py_env-*/bin/quorate 2>/dev/null | head -n 1)
+[ -n "$installed" ] || { echo "FAIL: the quorate hook did not install the wheel's binary"; exit 1; }
+echo "== the quorate hook runs the wheel's binary: $installed ($("$installed" --version))"
+commit_mode quorate-src
+
+echo "== range mode: a commit 5 -> 2 already made, checked as pre-push passes it"
+cd "$repo"
+git reset -q --hard HEAD~1          # back to 5 members
 etcd 2 > k8s/etcd.yaml
-git add k8s/etcd.yaml
+git commit -qam "etcd: scale to 2"
 set +e
-out=$(pre-commit try-repo "$root" quorate 2>&1)
+out=$(pre-commit try-repo "$root" quorate --from-ref HEAD~1 --to-ref HEAD 2>&1)
 status=$?
 set -e
+refused "the pushed 5 -> 2 commit" "$out" "$status"
+grep -q "checking the commits HEAD~1...HEAD" <<<"$out" || { echo "FAIL: range mode not announced"; exit 1; }
+
+echo "== --all-files without a range: says there is nothing to check"
+out=$(pre-commit try-repo "$root" quorate --all-files --verbose 2>&1)
 echo "$out"
-if [ "$status" -eq 0 ]; then echo "FAIL: the 4 -> 2 commit was not refused"; exit 1; fi
-grep -q "quorum/multiple-voters-at-once" <<<"$out" || { echo "FAIL: the finding is not shown"; exit 1; }
-grep -q "replicas: 2" <<<"$out" || { echo "FAIL: the offending line is not shown"; exit 1; }
-echo "== ok: 5 -> 4 passed, 4 -> 2 refused with the finding shown"
+grep -q "pre-commit named no range" <<<"$out" || { echo "FAIL: --all-files checked nothing silently"; exit 1; }
+
+echo "== ok: wheel and source hooks: 5 -> 4 passed, 4 -> 2 refused; pushed 5 -> 2 refused in range mode"

@@ -164,6 +164,11 @@ pub struct DiffArgs {
     /// Compare the index with HEAD: what `git commit` would record (for pre-commit)
     #[arg(long)]
     pub staged: bool,
+    /// Run as a pre-commit hook: check the commits PRE_COMMIT_FROM_REF...PRE_COMMIT_TO_REF when
+    /// pre-commit sets them (pre-push, `pre-commit run --from-ref A --to-ref B`, pre-commit.ci),
+    /// else the staged changes
+    #[arg(long, conflicts_with = "staged")]
+    pub pre_commit: bool,
     /// Where quorate.yaml and --policy directories are read from: `base` (default: the base
     /// revision, so a change cannot waive its own denial) or `head` (the working tree)
     #[arg(long, value_name = "base|head", default_value = "base")]

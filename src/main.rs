@@ -236,9 +236,33 @@ fn run_review(args: &CheckArgs) -> Result<u8, Error> {
     })
 }
 
+/// `diff --pre-commit`: the pushed range pre-commit names, or the staged changes.
+fn pre_commit_range(revisions: &[String]) -> Result<Option<String>, Error> {
+    if !revisions.is_empty() {
+        return Err(Error::usage(
+            "--pre-commit takes its range from pre-commit: give no revisions",
+        ));
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    match (var("PRE_COMMIT_FROM_REF"), var("PRE_COMMIT_TO_REF")) {
+        (Some(from), Some(to)) => {
+            eprintln!("quorate: checking the commits {from}...{to} (PRE_COMMIT_FROM_REF...PRE_COMMIT_TO_REF)");
+            Ok(Some(format!("{from}...{to}")))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     let mut revisions = args.revisions;
-    if args.eval.github && revisions.is_empty() && !args.staged {
+    let mut staged = args.staged;
+    if args.pre_commit {
+        match pre_commit_range(&revisions)? {
+            Some(range) => revisions = vec![range],
+            None => staged = true,
+        }
+    }
+    if args.eval.github && revisions.is_empty() && !staged {
         if let Some((base, head)) = quorate::github::pull_request_range()? {
             revisions = vec![base, head];
         }
@@ -246,7 +270,7 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     let mut opts = quorate::diff::DiffOptions {
         check: check_options(args.plans, &args.eval)?,
         revisions,
-        staged: args.staged,
+        staged,
         repo: args.repo,
         base_ref: std::env::var("GITHUB_BASE_REF").ok(),
         keep_documents: false,
@@ -263,6 +287,12 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     // quorate.yaml and --policy come from the base revision unless --config-from head: a
     // change cannot waive its own denial; what it does to them is reported.
     let changes = quorate::diff::changes_of(&opts)?;
+    if args.pre_commit && staged && changes.files.is_empty() {
+        eprintln!(
+            "quorate: no staged manifest change and pre-commit named no range (PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF): \
+             no change to check. `pre-commit run --from-ref origin/main --to-ref HEAD` checks the commits in between"
+        );
+    }
     let governed = quorate::diff::governed(&opts, &changes)?;
     opts.check.policies = governed.policy_paths.clone();
     opts.check.policy_sources = governed.policy_sources.clone();

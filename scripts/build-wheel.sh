@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the quorate-cli wheel (packaging/pypi: maturin, bindings = "bin") into OUT_DIR and
+# prints its path. Uses $QUORATE_MATURIN, or installs the pinned maturin into target/.
+# The tests use a faster release profile (no LTO); the release workflow builds with the
+# crate's own release profile.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="${1:?usage: scripts/build-wheel.sh OUT_DIR}"
+maturin="${QUORATE_MATURIN:-}"
+if [ -z "$maturin" ]; then
+  venv="$root/target/maturin-venv"
+  if [ ! -x "$venv/bin/maturin" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "maturin==1.16.0"
+  fi
+  maturin="$venv/bin/maturin"
+fi
+export CARGO_TARGET_DIR="${QUORATE_WHEEL_TARGET_DIR:-$root/target/pre-commit-build}"
+mkdir -p "$out"
+rm -f "$out"/quorate_cli-*.whl
+(cd "$root/packaging/pypi" && "$maturin" build --release --quiet --out "$out" >&2)
+ls "$out"/quorate_cli-*.whl
