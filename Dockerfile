@@ -12,7 +12,11 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 # libgit2 and zlib are compiled in (no runtime libz needed in the final image).
 ENV LIBZ_SYS_STATIC=1 CARGO_TERM_COLOR=never
-COPY Cargo.toml Cargo.lock ./
+# The commit `quorate --version` names (.git is not in the build context):
+#   podman build --build-arg QUORATE_BUILD_COMMIT=$(git rev-parse HEAD) -t quorate:0.1.0 .
+ARG QUORATE_BUILD_COMMIT=""
+ENV QUORATE_BUILD_COMMIT=${QUORATE_BUILD_COMMIT}
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY policies ./policies
 COPY schemas ./schemas
