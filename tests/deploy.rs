@@ -732,3 +732,30 @@ fn webhook_configuration_covers_what_quorate_judges() {
         "the Deployment's service account gets the lookups"
     );
 }
+
+/// The README installs the base, waits for the Deployment, then applies the webhook overlay,
+/// and uninstalls the webhook configuration first: the order in which `failurePolicy: Fail`
+/// never meets a webhook without a server.
+#[test]
+fn readme_installs_the_webhook_last_and_removes_it_first() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n### Install\n")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("README has an Install section");
+    let at = |cmd: &str| {
+        section
+            .find(cmd)
+            .unwrap_or_else(|| panic!("README Install lacks `{cmd}`"))
+    };
+    let base = at("kubectl apply -k deploy/ ");
+    let ready = at(&format!(
+        "kubectl -n {NS} rollout status deploy/quorate --timeout="
+    ));
+    let webhook = at("kubectl apply -k deploy/webhook/");
+    assert!(base < ready && ready < webhook, "install order");
+    let unhook = at("kubectl delete validatingwebhookconfiguration quorate");
+    let delete = at("kubectl delete -k deploy/\n");
+    assert!(webhook < unhook && unhook < delete, "uninstall order");
+}
