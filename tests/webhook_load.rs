@@ -164,7 +164,7 @@ fn two_thousand_idle_connections_held_open() {
     assert_eq!(load.closed_by_server, 0);
     assert_eq!(load.evicted, 0.0);
     assert_eq!(load.open_after, 2001.0);
-    // The Deployment's memory limit (deploy/deployment.yaml) is 512 MiB.
+    // The Deployment's memory limit (deploy/base/deployment.yaml) is 512 MiB.
     assert!(load.peak_rss_kib < 512 * 1024, "{} KiB", load.peak_rss_kib);
 }
 
