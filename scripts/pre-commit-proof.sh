@@ -18,7 +18,7 @@ trap 'rm -rf "$scratch"' EXIT
 # a target dir + faster release profile for the builds (the wheel's and quorate-src's).
 export PRE_COMMIT_HOME="${PRE_COMMIT_HOME:-$root/target/pre-commit-home}"
 export CARGO_TARGET_DIR="${QUORATE_HOOK_TARGET_DIR:-$root/target/pre-commit-build}"
-export QUORATE_WHEEL_TARGET_DIR="$CARGO_TARGET_DIR"
+export QUORATE_WHEEL_TARGET_DIR="$CARGO_TARGET_DIR" QUORATE_SRC_TARGET_DIR="$CARGO_TARGET_DIR"
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 
@@ -28,8 +28,6 @@ if ! ls "$wheels"/quorate_cli-*.whl >/dev/null 2>&1; then
   "$root/scripts/build-wheel.sh" "$wheels" >/dev/null
 fi
 export PIP_FIND_LINKS="$wheels"
-# A wheel hook env from an earlier run may hold an older wheel of the same version.
-rm -rf "$PRE_COMMIT_HOME"
 repo="$scratch/repo"
 
 etcd() {
@@ -63,7 +61,10 @@ refused() { # refused LABEL OUTPUT STATUS
   grep -q "replicas: 2" <<<"$2" || { echo "FAIL: $1: the offending line is not shown"; exit 1; }
 }
 
-commit_mode() { # commit_mode HOOK
+# PATH without any directory holding cargo: the wheel hook must install without Rust.
+no_cargo_path=$(echo "$PATH" | tr ':' '\n' | while read -r d; do [ -x "$d/cargo" ] || echo "$d"; done | paste -sd: -)
+
+commit_mode() { # commit_mode HOOK [PATH]
   rm -rf "$repo"; mkdir -p "$repo/k8s"; cd "$repo"
   git init -q -b main
   git config user.email proof@example.com
@@ -75,25 +76,28 @@ commit_mode() { # commit_mode HOOK
   echo "== $1: commit 1: etcd 5 -> 4 (must pass)"
   etcd 4 > k8s/etcd.yaml
   git add k8s/etcd.yaml
-  pre-commit try-repo "$root" "$1"
+  PATH="${2:-$PATH}" pre-commit try-repo "$root" "$1" --verbose 2>&1 | tee "$scratch/src-build.log"
   git commit -qm "etcd: one member down"
 
   echo "== $1: commit 2: etcd 4 -> 2 (must be refused)"
   etcd 2 > k8s/etcd.yaml
   git add k8s/etcd.yaml
   set +e
-  out=$(pre-commit try-repo "$root" "$1" 2>&1)
+  out=$(PATH="${2:-$PATH}" pre-commit try-repo "$root" "$1" 2>&1)
   status=$?
   set -e
   refused "$1 commit 4 -> 2" "$out" "$status"
   git reset -q --hard
 }
 
-commit_mode quorate
-installed=$(ls -d "$PRE_COMMIT_HOME"/repo*/py_env-*/bin/quorate 2>/dev/null | head -n 1)
-[ -n "$installed" ] || { echo "FAIL: the quorate hook did not install the wheel's binary"; exit 1; }
-echo "== the quorate hook runs the wheel's binary: $installed ($("$installed" --version))"
+PATH="$no_cargo_path" command -v cargo >/dev/null && { echo "FAIL: cargo is still on the no-cargo PATH"; exit 1; }
+echo "== the quorate hook (wheel), with no cargo on PATH"
+commit_mode quorate "$no_cargo_path"
+echo "== the quorate-src hook (built with Cargo.lock)"
+# Its build shares the wheel's dependencies, but not the wheel's binary: it must build its own.
+rm -f "$CARGO_TARGET_DIR/release/quorate"
 commit_mode quorate-src
+grep -q "building quorate with Cargo.lock" "$scratch/src-build.log" || { echo "FAIL: quorate-src did not build"; exit 1; }
 
 echo "== range mode: a commit 5 -> 2 already made, checked as pre-push passes it"
 cd "$repo"
@@ -101,14 +105,14 @@ git reset -q --hard HEAD~1          # back to 5 members
 etcd 2 > k8s/etcd.yaml
 git commit -qam "etcd: scale to 2"
 set +e
-out=$(pre-commit try-repo "$root" quorate --from-ref HEAD~1 --to-ref HEAD 2>&1)
+out=$(PATH="$no_cargo_path" pre-commit try-repo "$root" quorate --from-ref HEAD~1 --to-ref HEAD --verbose 2>&1)
 status=$?
 set -e
 refused "the pushed 5 -> 2 commit" "$out" "$status"
 grep -q "checking the commits HEAD~1...HEAD" <<<"$out" || { echo "FAIL: range mode not announced"; exit 1; }
 
 echo "== --all-files without a range: says there is nothing to check"
-out=$(pre-commit try-repo "$root" quorate --all-files --verbose 2>&1)
+out=$(PATH="$no_cargo_path" pre-commit try-repo "$root" quorate --all-files --verbose 2>&1)
 echo "$out"
 grep -q "pre-commit named no range" <<<"$out" || { echo "FAIL: --all-files checked nothing silently"; exit 1; }
 

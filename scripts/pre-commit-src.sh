@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The `quorate-src` pre-commit hook: builds quorate from this checkout with its Cargo.lock
 # (`cargo build --locked`, the versions CI tested) the first time, then runs it with the
-# hook's arguments. The build stays in this checkout's target/ (inside pre-commit's cache).
+# hook's arguments. The build stays in this checkout's target/ (inside pre-commit's cache), not
+# in a CARGO_TARGET_DIR shared with other checkouts, whose release/quorate may be another version.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-target="${CARGO_TARGET_DIR:-$root/target}"
+target="${QUORATE_SRC_TARGET_DIR:-$root/target}"
 bin="$target/release/quorate"
 if [ ! -x "$bin" ] || [ "$root/Cargo.lock" -nt "$bin" ]; then
   command -v cargo >/dev/null 2>&1 || {
