@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::release::{assemble, asset, version, Server};
+use common::release::{assemble, asset, clean_path, older_quorate, version, Server};
 use common::*;
 
 fn sh(script: &Path) -> Command {
@@ -19,16 +19,6 @@ fn sh(script: &Path) -> Command {
         .env_remove("QUORATE_INSTALL_DIR")
         .env_remove("QUORATE_BASE_URL");
     cmd
-}
-
-/// PATH without the directory of the binary under test: a runner that has no quorate.
-fn clean_path() -> String {
-    let ours = Path::new(bin()).parent().unwrap().to_path_buf();
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .filter(|p| *p != ours)
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 fn etcd(replicas: u32) -> String {
@@ -192,17 +182,7 @@ fn install_script_downloads_verifies_and_installs_a_release() {
 
     // Another quorate earlier on PATH with a different version: said, not silently used.
     let other = tempfile::tempdir().unwrap();
-    let fake = other.path().join("quorate");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho 'quorate 0.0.1 (0123456789ab x86_64-unknown-linux-gnu)'\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .unwrap();
+    let fake = older_quorate(other.path());
     let out = sh(&script)
         .args(["--version", version(), "--to"])
         .arg(&bin_dir)

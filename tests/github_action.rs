@@ -158,16 +158,6 @@ fn run_action(
     run
 }
 
-/// PATH without the directory of the binary under test: a runner that has no quorate.
-fn clean_path() -> String {
-    let ours = Path::new(bin()).parent().unwrap().to_path_buf();
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .filter(|p| *p != ours)
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// A repository with a PR branch that scales etcd 5 -> 2, and its pull_request event.
 fn pull_request(d: &Path, gh: &Path) -> std::path::PathBuf {
     git(d, &["init", "-q"]);
@@ -214,7 +204,7 @@ fn action_installs_the_release_then_annotates_summarizes_and_sets_outputs() {
         ("base-url", server.url()),
     ];
     let started = std::time::Instant::now();
-    let run = run_action(d, gh.path(), &event, &set, &clean_path());
+    let run = run_action(d, gh.path(), &event, &set, &common::release::clean_path());
     eprintln!(
         "action: a runner without quorate to the first `quorate diff` result: {:.2} s",
         started.elapsed().as_secs_f64()
@@ -292,15 +282,13 @@ fn action_installs_the_release_then_annotates_summarizes_and_sets_outputs() {
     // release server is gone), and another quorate on PATH is named, not used.
     drop(server);
     let other = tempfile::tempdir().unwrap();
-    let fake = other.path().join("quorate");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho 'quorate 0.0.1 (0123456789ab x86_64-unknown-linux-gnu)'\n",
-    )
-    .unwrap();
-    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let fake = common::release::older_quorate(other.path());
     std::fs::remove_file(gh.path().join("github_path.txt")).unwrap();
-    let path = format!("{}:{}", other.path().display(), clean_path());
+    let path = format!(
+        "{}:{}",
+        other.path().display(),
+        common::release::clean_path()
+    );
     let again = run_action(d, gh.path(), &event, &set, &path);
     assert_eq!(again.status, Some(1), "{}\n{}", again.stdout, again.stderr);
     assert!(
@@ -333,7 +321,7 @@ fn action_names_an_unknown_version_and_an_unknown_install_mode() {
         gh.path(),
         &event,
         &[("version", "9.9.9".into()), ("base-url", server.url())],
-        &clean_path(),
+        &common::release::clean_path(),
     );
     assert_eq!(run.status, Some(1));
     assert!(
@@ -350,7 +338,7 @@ fn action_names_an_unknown_version_and_an_unknown_install_mode() {
         gh.path(),
         &event,
         &[("install", "binary".into())],
-        &clean_path(),
+        &common::release::clean_path(),
     );
     assert_eq!(run.status, Some(1));
     assert!(

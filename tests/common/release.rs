@@ -103,3 +103,26 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// PATH without the directory of the binary under test: a runner that has no quorate.
+pub fn clean_path() -> String {
+    let ours = Path::new(super::bin()).parent().unwrap().to_path_buf();
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|p| *p != ours)
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Another program called `quorate` in `dir`, of version 0.0.1 (an older install on PATH).
+pub fn older_quorate(dir: &Path) -> PathBuf {
+    let fake = dir.join("quorate");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'quorate 0.0.1 (0123456789ab x86_64-unknown-linux-gnu)'\n",
+    )
+    .unwrap();
+    let ok = Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    assert!(ok.success());
+    fake
+}
