@@ -189,7 +189,7 @@ fn gate_waits_out_the_terminations_and_the_window_then_runs_the_command() {
     assert_eq!(
         waits[0],
         format!(
-            "quorate gate: waiting 0s of 30m (next look in 1m): search-prod: 2 members Terminating:Wait, 1 member Terminating, scaling activity InProgress: Terminating EC2 instance: {}",
+            "quorate gate: waiting 0s of 30m (next look in 1m): search-prod: 2 members Terminating:Wait, 1 member Terminating, scaling activity InProgress: Terminating EC2 instance: {}; 9m of the 10m stabilization window left",
             r.victims.join(", ")
         )
     );
