@@ -219,7 +219,8 @@ async fn observe_kube_reads_the_changed_workload_its_pods_and_pdbs() {
     assert!(
         requests
             .iter()
-            .any(|r| r.starts_with("LIST pods search labelSelector=app")),
+            .any(|r| r.starts_with("LIST pods search")
+                && r.contains("labelSelector=app%3Des-master")),
         "pods by the workload's selector: {requests:?}"
     );
     assert!(requests
