@@ -140,7 +140,7 @@ pub struct Outcome {
     pub input_hashes: Vec<(String, String)>,
 }
 
-fn blocking<'a>(report: &'a Report, fail_on: Option<Severity>) -> Vec<&'a Finding> {
+fn blocking(report: &Report, fail_on: Option<Severity>) -> Vec<&Finding> {
     match fail_on {
         Some(at) => report
             .findings
