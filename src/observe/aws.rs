@@ -5,7 +5,8 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_autoscaling::config::http::HttpResponse;
+use aws_sdk_autoscaling::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_autoscaling::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_autoscaling::types::{
     Activity, AutoScalingGroup, Instance, InstanceRefresh, LaunchTemplateSpecification,
@@ -165,10 +166,9 @@ struct Place {
 }
 
 impl Place {
-    fn error<E, R>(&self, call: &str, group: Option<&str>, e: &SdkError<E, R>) -> Error
+    fn error<E>(&self, call: &str, group: Option<&str>, e: &SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let what = match group {
             Some(g) => format!(" for {g}"),
@@ -184,10 +184,20 @@ impl Place {
                 match (err.code(), err.message()) {
                     (Some(code), Some(msg)) => format!("{code}: {msg}"),
                     (Some(code), None) => code.to_string(),
-                    _ => DisplayErrorContext(e).to_string(),
+                    // Not an AWS error document (a proxy's or a stub's page): its status and start.
+                    _ => {
+                        let raw = s.raw();
+                        let body = raw
+                            .body()
+                            .bytes()
+                            .map(|b| String::from_utf8_lossy(b).chars().take(200).collect())
+                            .unwrap_or_default();
+                        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("HTTP {}: {body}", raw.status().as_u16())
+                    }
                 }
             }
-            _ => DisplayErrorContext(e).to_string(),
+            _ => chain(e),
         };
         Error::file(
             Stage::Observed,
@@ -196,6 +206,20 @@ impl Place {
         )
         .with_help(help(e))
     }
+}
+
+/// An error and its sources, each once: `dispatch failure: io error: ... Connection refused`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
 }
 
 fn help<E, R>(e: &SdkError<E, R>) -> &'static str {
@@ -212,7 +236,8 @@ fn help<E, R>(e: &SdkError<E, R>) -> &'static str {
 
 /// The shared SDK configuration: the standard credential chain and region resolution,
 /// `--aws-profile` / `--aws-region` first, `AWS_ENDPOINT_URL(_AUTO_SCALING)` honoured,
-/// throttling and transient errors retried with backoff, and bounded timeouts.
+/// throttling and transient errors retried with backoff (3 attempts, the SDK's standard
+/// mode), and bounded timeouts.
 async fn client(opts: &ObserveOptions) -> Result<(Client, Place)> {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
@@ -221,7 +246,7 @@ async fn client(opts: &ObserveOptions) -> Result<(Client, Place)> {
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
