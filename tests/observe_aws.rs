@@ -274,3 +274,45 @@ fn observe_aws_failures_name_the_call_and_exit_2() {
     assert_eq!(common::code(&out), 2);
     assert!(common::stderr(&out).contains("--observe `gcp` is not a live source"));
 }
+
+#[test]
+fn observe_aws_gives_the_model_the_cli_file_gives() {
+    // The recorded answer was made from the outage's `aws autoscaling
+    // describe-auto-scaling-groups` output: read through the SDK, it is the same group.
+    let scenario = common::root().join("testdata/scenarios/search-cluster-outage");
+    let outage = std::fs::read_to_string(
+        common::root().join("testdata/aws/describe-auto-scaling-groups.outage.xml"),
+    )
+    .unwrap();
+    let rule: aws::Rule = Arc::new(move |c: &Call| {
+        match c.action.as_str() {
+        "DescribeAutoScalingGroups" if c.body.contains("NextToken=") => Some((
+            200,
+            "<DescribeAutoScalingGroupsResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><DescribeAutoScalingGroupsResult><AutoScalingGroups/></DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>".to_string(),
+        )),
+        "DescribeAutoScalingGroups" => Some((200, outage.clone())),
+        "DescribeInstanceRefreshes" => Some((200, aws::refreshes_xml(""))),
+        "DescribeScalingActivities" => Some((200, aws::activities_xml(""))),
+        _ => None,
+    }
+    });
+    let proxy = Proxy::start(None, rule);
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["plan.json", "asg.json", "quorate.yaml"] {
+        std::fs::copy(scenario.join(f), dir.path().join(f)).unwrap();
+    }
+    let common_args = ["check", "plan.json", "--now", NOW, "--emit-input"];
+    let mut live = common_args.to_vec();
+    live.extend(["--observe", "aws"]);
+    let mut file = common_args.to_vec();
+    file.extend(["--observed", "asg.json", "--observed-at", NOW]);
+    let live = input(&aws::run_quorate(dir.path(), &proxy.url(), &live, &[]));
+    let file = input(&aws::run_quorate(dir.path(), &proxy.url(), &file, &[]));
+    let strip_sources = |v: &Value| {
+        let mut g = v["observed"]["groups"]["search-prod"].clone();
+        g.as_object_mut().unwrap().remove("sources");
+        g
+    };
+    assert_eq!(strip_sources(&live), strip_sources(&file));
+    assert_eq!(live["changes"][0]["effect"], file["changes"][0]["effect"]);
+}

@@ -187,12 +187,12 @@ impl Place {
                     // Not an AWS error document (a proxy's or a stub's page): its status and start.
                     _ => {
                         let raw = s.raw();
-                        let body = raw
+                        let body: String = raw
                             .body()
                             .bytes()
                             .map(|b| String::from_utf8_lossy(b).chars().take(200).collect())
                             .unwrap_or_default();
-                        let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
                         format!("HTTP {}: {body}", raw.status().as_u16())
                     }
                 }
@@ -222,13 +222,16 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn help<E, R>(e: &SdkError<E, R>) -> &'static str {
+fn help<E>(e: &SdkError<E, HttpResponse>) -> &'static str {
     match e {
         SdkError::ConstructionFailure(_) => {
             "the request could not be built: check the credentials (AWS_PROFILE / --aws-profile, AWS_ACCESS_KEY_ID, SSO login) and the region"
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             "the endpoint could not be reached: check the network, the region and AWS_ENDPOINT_URL"
+        }
+        SdkError::ServiceError(s) if s.raw().status().is_server_error() => {
+            "the service failed after retries: try again later (a stand-in for AWS may not implement this call)"
         }
         _ => "the caller needs autoscaling:DescribeAutoScalingGroups, DescribeInstanceRefreshes and DescribeScalingActivities",
     }
