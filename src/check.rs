@@ -40,6 +40,8 @@ pub struct CheckOptions {
     pub root: Option<String>,
     /// `--tf-root`: the Terraform configuration of the plans, to locate findings in `.tf` files.
     pub tf_root: Option<String>,
+    /// `--observe`: live state read from the source for the groups the changes touch.
+    pub observe: crate::observe::ObserveOptions,
 }
 
 impl Default for CheckOptions {
@@ -58,6 +60,7 @@ impl Default for CheckOptions {
             namespaces: vec!["main".into()],
             all_namespaces: false,
             exclude: Vec::new(),
+            observe: crate::observe::ObserveOptions::default(),
             policy_sources: Vec::new(),
             root: None,
             tf_root: None,
@@ -151,6 +154,7 @@ pub fn build_input_with(
         .collect();
     inputs.load_changes(&paths, &load)?;
     inputs.load_observed(&opts.observed, &load)?;
+    observe_live(opts, &config, &mut inputs, &load)?;
     inputs.finish(&config);
     let mut set = ChangeSet {
         api_version: API_VERSION.into(),
@@ -164,6 +168,30 @@ pub fn build_input_with(
     crate::effects::apply(&mut set, &config, &inputs.live);
     crate::freeze::publish(&mut set, &config.freezes);
     Ok((set, inputs, config))
+}
+
+/// `--observe`: reads the live state of what the loaded changes touch. It was observed when
+/// it was fetched: `--now` (or the clock `quorate gate` runs on) when given, else the clock.
+pub fn observe_live(
+    opts: &CheckOptions,
+    config: &Config,
+    inputs: &mut Inputs,
+    load: &LoadOptions,
+) -> Result<()> {
+    if opts.observe.is_empty() {
+        return Ok(());
+    }
+    let targets = crate::observe::targets(&inputs.changes, &inputs.manifest_workloads(), config);
+    let fetched = crate::observe::fetch(&opts.observe, &targets, config)?;
+    let taken = match &opts.now {
+        Some(_) => load.now,
+        None => Utc::now(),
+    };
+    inputs.load_fetched(
+        fetched,
+        &taken.to_rfc3339_opts(SecondsFormat::Secs, true),
+        load,
+    )
 }
 
 /// The config's `exclude:` globs plus `--exclude`.

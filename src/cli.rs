@@ -23,6 +23,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Check the Kubernetes manifests changed between two git revisions (or staged)
     Diff(DiffArgs),
+    /// Wait until the groups a change touches are stable, then run the command after `--`
+    Gate(GateArgs),
     /// List the built-in rules
     Rules(RulesArgs),
     /// Explain one rule: what it catches, why, an example and the fix
@@ -186,6 +188,42 @@ pub struct DiffArgs {
     pub eval: EvalArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Plans, manifests or directories, as for `check`
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// How long to wait for findings that waiting can clear (the `unstable/` family)
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub wait: String,
+
+    /// How often live state is read again and the change re-evaluated
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub poll: String,
+
+    /// Write a decision record (inputs' sha256, observations, findings, decision, command
+    /// start and exit code) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Tests: "now" is the RFC 3339 time in FILE, and each poll advances it instead of sleeping
+    #[arg(
+        long,
+        value_name = "FILE",
+        hide = true,
+        env = "QUORATE_GATE_CLOCK_FILE"
+    )]
+    pub clock_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub eval: EvalArgs,
+
+    /// The command to run when nothing blocks (its exit code is passed through)
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
 /// Flags shared by `check` and `diff`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -193,6 +231,24 @@ pub struct EvalArgs {
     /// `GROUP=PATH` names the group for files that do not (e.g. `_cat/nodes`)
     #[arg(long, value_name = "[GROUP=]PATH")]
     pub observed: Vec<String>,
+
+    /// Read live state from the source for the groups the changes touch: `aws` (Auto Scaling,
+    /// standard credential chain, AWS_ENDPOINT_URL), `kube` (kubeconfig or in-cluster), or
+    /// `es=URL` (Elasticsearch / OpenSearch; groups with `aliases` in quorate.yaml) (repeatable)
+    #[arg(long, value_name = "aws|kube|es=URL")]
+    pub observe: Vec<String>,
+
+    /// AWS region for --observe aws (default: AWS_REGION, then the profile's region)
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// AWS profile for --observe aws (default: AWS_PROFILE, then `default`)
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+
+    /// kubeconfig for --observe kube (default: in-cluster, else $KUBECONFIG or ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
 
     /// Configuration file (default: ./quorate.yaml if present)
     #[arg(long, value_name = "FILE")]

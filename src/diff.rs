@@ -330,6 +330,7 @@ pub fn build_input_from(
         }
         inputs.changes.push(change);
     }
+    check::observe_live(c, &config, &mut inputs, &load)?;
     inputs.finish(&config);
     let mut set = ChangeSet {
         api_version: API_VERSION.into(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use clap::Parser;
 use quorate::check::{self, CheckOptions};
 use quorate::cli::{
-    CheckArgs, Cli, ColorChoice, Command, DiffArgs, EvalArgs, FailOn, OutputFormat, RulesFormat,
-    SchemaKind, TestArgs, TestFormat,
+    CheckArgs, Cli, ColorChoice, Command, DiffArgs, EvalArgs, FailOn, GateArgs, OutputFormat,
+    RulesFormat, SchemaKind, TestArgs, TestFormat,
 };
 use quorate::error::Error;
 use quorate::model::Severity;
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => run_check(args),
         Command::Diff(args) => run_diff(args),
+        Command::Gate(args) => run_gate(args),
         Command::Test(args) => run_test(args),
         Command::Serve(args) => quorate::webhook::serve_cli(&args).map(|_| 0),
         Command::Rules(args) => quorate::rules::list(
@@ -162,6 +163,16 @@ fn check_options(paths: Vec<String>, eval: &EvalArgs) -> Result<CheckOptions, Er
         policy_sources: Vec::new(),
         root: eval.root.clone(),
         tf_root: eval.tf_root.clone(),
+        observe: quorate::observe::ObserveOptions {
+            sources: eval
+                .observe
+                .iter()
+                .map(|s| quorate::observe::Source::parse(s))
+                .collect::<Result<_, _>>()?,
+            aws_region: eval.aws_region.clone(),
+            aws_profile: eval.aws_profile.clone(),
+            kubeconfig: eval.kubeconfig.clone(),
+        },
     })
 }
 
@@ -414,4 +425,127 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
         }
     }
     Ok(u8::from(!report.ok()))
+}
+
+fn duration_arg(flag: &str, text: &str) -> Result<Duration, Error> {
+    quorate::config::parse_duration_ms(text)
+        .map(Duration::from_millis)
+        .ok_or_else(|| Error::usage(format!("{flag} `{text}` is not a duration (e.g. 15m, 30s)")))
+}
+
+/// `quorate gate`: waits shown on stderr (in place on a terminal, a line per poll otherwise);
+/// the final decision on stdout; the command's exit code passed through.
+fn run_gate(args: GateArgs) -> Result<u8, Error> {
+    let eval = &args.eval;
+    if eval.emit_input || eval.emit_data || eval.github || eval.sarif.is_some() {
+        return Err(Error::usage(
+            "quorate gate writes a decision (human or --format json): --emit-input, --emit-data, --github and --sarif belong to check and diff",
+        ));
+    }
+    if !matches!(eval.format, OutputFormat::Human | OutputFormat::Json) {
+        return Err(Error::usage(
+            "quorate gate writes its decision as human text or --format json",
+        ));
+    }
+    let opts = quorate::gate::GateOptions {
+        check: check_options(args.paths.clone(), eval)?,
+        wait: duration_arg("--wait", &args.wait)?,
+        poll: duration_arg("--poll", &args.poll)?,
+        command: args.command.clone(),
+        record: args.record.clone(),
+        clock: match &args.clock_file {
+            Some(path) => quorate::gate::Clock::File(path.clone()),
+            None => quorate::gate::Clock::System,
+        },
+        fail_on: match eval.fail_on {
+            FailOn::Deny => Some(Severity::Deny),
+            FailOn::Warn => Some(Severity::Warn),
+            FailOn::Never => None,
+        },
+    };
+    let mut watcher = GateWatcher {
+        bar: std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        }),
+    };
+    let run = quorate::gate::run(&opts, &mut watcher);
+    if let Some(bar) = &watcher.bar {
+        bar.finish_and_clear();
+    }
+    let out = run?;
+    let decision = match out.decision {
+        quorate::gate::Decision::Go => "go",
+        quorate::gate::Decision::Blocked => "blocked",
+        quorate::gate::Decision::Deadline => "deadline",
+    };
+    if eval.format == OutputFormat::Json {
+        let text = serde_json::to_string_pretty(&quorate::gate::decision_json(&out))
+            .map_err(|e| Error::usage(format!("decision does not serialize: {e}")))?;
+        match &eval.output {
+            Some(path) => std::fs::write(path, text + "\n").map_err(|e| {
+                Error::file(
+                    quorate::error::Stage::Output,
+                    path.display().to_string(),
+                    format!("cannot write: {e}"),
+                )
+            })?,
+            None => {
+                print(&(text + "\n"))?;
+            }
+        }
+    } else if out.decision != quorate::gate::Decision::Go {
+        let _ = writeln!(
+            std::io::stderr(),
+            "quorate gate: {decision}: {}",
+            out.reason
+        );
+        finish(&out.report, eval)?;
+    }
+    Ok(match (out.decision, &out.command) {
+        (quorate::gate::Decision::Go, Some(cmd)) => {
+            cmd.exit_code.map_or(1, |c| u8::try_from(c).unwrap_or(1))
+        }
+        (quorate::gate::Decision::Go, None) => 0,
+        _ => 1,
+    })
+}
+
+/// Shows the gate's waits: in place on a terminal, one plain line per poll otherwise.
+struct GateWatcher {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl quorate::gate::Watcher for GateWatcher {
+    fn waiting(&mut self, w: &quorate::gate::Waiting) {
+        let head = format!(
+            "waiting {} of {} (next look in {})",
+            quorate::gate::human(w.waited.as_secs()),
+            quorate::gate::human(w.wait.as_secs()),
+            quorate::gate::human(w.next_poll.as_secs())
+        );
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("{head}\n  {}", w.groups.join("\n  "))),
+            None => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "quorate gate: {head}: {}",
+                    w.groups.join("; ")
+                );
+            }
+        }
+    }
+
+    fn going(&mut self, reason: &str, command: &[String]) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let run = if command.is_empty() {
+            String::new()
+        } else {
+            format!("; running {}", command.join(" "))
+        };
+        let _ = writeln!(std::io::stderr(), "quorate gate: go: {reason}{run}");
+    }
 }

@@ -349,6 +349,54 @@ impl Inputs {
             Stage::Input
         };
         let src = SourceText::read(path, stage, opts.max_input_bytes)?;
+        self.load_source(src, group, explicit, observed_only, opts, None)
+    }
+
+    /// Live state read by `--observe`: each response, in the shape its CLI prints, goes
+    /// through the same adapters as a file; it was observed when it was fetched.
+    pub fn load_fetched(
+        &mut self,
+        fetched: Vec<crate::observe::Fetched>,
+        taken_at: &str,
+        opts: &LoadOptions,
+    ) -> Result<()> {
+        for f in fetched {
+            let text = serde_json::to_string_pretty(&f.value).map_err(|e| {
+                Error::file(
+                    Stage::Observed,
+                    &f.label,
+                    format!("does not serialize: {e}"),
+                )
+            })?;
+            let src = SourceText::new(f.label, text);
+            self.load_source(
+                src,
+                f.group.as_deref(),
+                false,
+                true,
+                opts,
+                Some(taken_at.to_string()),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn load_source(
+        &mut self,
+        src: SourceText,
+        group: Option<&str>,
+        explicit: bool,
+        observed_only: bool,
+        opts: &LoadOptions,
+        taken_at: Option<String>,
+    ) -> Result<()> {
+        let path = src.path.clone();
+        let path = path.as_str();
+        let stage = if observed_only {
+            Stage::Observed
+        } else {
+            Stage::Input
+        };
         let docs = documents(&src, stage)?;
         if docs.is_empty() {
             return Err(Error::file(stage, &src.path, "file has no documents"));
@@ -494,6 +542,7 @@ impl Inputs {
             let taken = part
                 .taken_at
                 .clone()
+                .or(taken_at)
                 .or_else(|| opts.observed_at.clone())
                 .or_else(|| file_time(path, opts));
             // A group's observation is as old as the oldest file describing it.
@@ -522,6 +571,15 @@ impl Inputs {
             source.after_pointer = Some(source.pointer.clone());
             self.manifests.push((r, source, value.clone()));
         }
+    }
+
+    /// The workloads of the manifests read so far, (namespace, kind, name): `--observe kube`
+    /// reads their live state before they become changes.
+    pub fn manifest_workloads(&self) -> Vec<(String, String, String)> {
+        self.manifests
+            .iter()
+            .map(|(r, _, _)| (r.namespace.clone(), r.kind.clone(), r.name.clone()))
+            .collect()
     }
 
     /// Adds a PodDisruptionBudget read from a manifest, resolved against workloads in `finish`.

@@ -357,3 +357,102 @@ where
         }
     }
 }
+
+/// A workload the CLI observes (`--observe kube`): `<ns>/<Kind>/<name>` and the live objects
+/// read for it (the workload, the pods its selector picks, the namespace's PDBs and HPAs).
+pub type WorkloadObjects = (String, Vec<Value>);
+
+async fn get_one<K>(client: &Client, ns: &str, name: &str) -> Result<Option<Value>, String>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Serialize,
+    <K as Resource>::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let plural = K::plural(&Default::default()).to_string();
+    let got = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("GET {plural} {ns}/{name}: {e}"))?;
+    Ok(got.and_then(|o| serde_json::to_value(&o).ok()))
+}
+
+async fn list_in<K>(client: &Client, ns: &str, selector: Option<&str>) -> Result<Vec<Value>, String>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Serialize,
+    <K as Resource>::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let plural = K::plural(&Default::default()).to_string();
+    let mut params = kube::api::ListParams::default();
+    if let Some(s) = selector {
+        params = params.labels(s);
+    }
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|e| format!("LIST {plural} in {ns}: {e}"))?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect())
+}
+
+/// The label selector of a workload's `spec.selector.matchLabels`, as `k=v,k2=v2`.
+fn match_labels(workload: &Value) -> Option<String> {
+    let labels = workload
+        .pointer("/spec/selector/matchLabels")?
+        .as_object()?;
+    let parts: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// One-shot reads for `--observe kube`: what the watchers would hold for these workloads
+/// ((namespace, kind, name)), read with namespaced GETs and LISTs instead of cluster-wide
+/// watches. A workload that does not exist yet has no objects of its own.
+pub async fn fetch_workloads(
+    source: &LookupSource,
+    workloads: &[(String, String, String)],
+) -> Result<Vec<WorkloadObjects>, String> {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    let client = client(source).await?;
+    let mut out = Vec::new();
+    for (ns, kind, name) in workloads {
+        let workload = match kind.as_str() {
+            "StatefulSet" => get_one::<StatefulSet>(&client, ns, name).await?,
+            "Deployment" => get_one::<Deployment>(&client, ns, name).await?,
+            "ReplicaSet" => get_one::<ReplicaSet>(&client, ns, name).await?,
+            _ => continue,
+        };
+        let mut items = Vec::new();
+        if let Some(w) = workload {
+            let pods = match match_labels(&w) {
+                Some(selector) => list_in::<Pod>(&client, ns, Some(&selector)).await?,
+                None => Vec::new(),
+            };
+            // The workload keeps its last-applied configuration: drift is judged from it.
+            items.push(w);
+            items.extend(pods.into_iter().map(|p| strip(p, Kind::Pod)));
+        }
+        items.extend(list_in::<PodDisruptionBudget>(&client, ns, None).await?);
+        items.extend(
+            list_in::<HorizontalPodAutoscaler>(&client, ns, None)
+                .await?
+                .into_iter()
+                .map(|h| strip(h, Kind::Workload)),
+        );
+        out.push((format!("{ns}/{kind}/{name}"), items));
+    }
+    Ok(out)
+}

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: run the real binary, sealed from the machine.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod release;
 pub mod serve;
 
