@@ -537,3 +537,30 @@ fn write_record(opts: &GateOptions, out: &Outcome) -> Result<()> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_progress_line() {
+        assert_eq!(human(0), "0s");
+        assert_eq!(human(45), "45s");
+        assert_eq!(human(600), "10m");
+        assert_eq!(human(252), "4m12s");
+        assert_eq!(human(3900), "1h5m");
+    }
+
+    #[test]
+    fn the_file_clock_advances_instead_of_sleeping() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clock");
+        std::fs::write(&path, "2026-11-24T10:00:00Z\n").unwrap();
+        let clock = Clock::File(path.clone());
+        clock.sleep(Duration::from_secs(90)).unwrap();
+        assert_eq!(rfc3339(clock.now().unwrap()), "2026-11-24T10:01:30Z");
+        std::fs::write(&path, "soon").unwrap();
+        let err = clock.now().unwrap_err().to_string();
+        assert!(err.contains("`soon` is not an RFC 3339 time"), "{err}");
+    }
+}

@@ -166,3 +166,24 @@ fn fetch_aws(
     )
     .with_help("build it with the default features (cargo install quorate), or pass the AWS CLI's output with --observed"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_or_say_what_is_accepted() {
+        assert_eq!(Source::parse("aws").unwrap(), Source::Aws);
+        assert_eq!(Source::parse("kube").unwrap(), Source::Kube);
+        assert_eq!(
+            Source::parse("es=https://search:9200/").unwrap(),
+            Source::Es("https://search:9200".into())
+        );
+        assert_eq!(
+            Source::parse("opensearch=http://127.0.0.1:9200").unwrap(),
+            Source::Es("http://127.0.0.1:9200".into())
+        );
+        let err = Source::parse("gcp").unwrap_err().to_string();
+        assert!(err.contains("use aws, kube or es=URL"), "{err}");
+    }
+}
