@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the quorate-cli wheel (packaging/pypi: maturin, bindings = "bin") into OUT_DIR and
 # prints its path. Uses $QUORATE_MATURIN, or installs the pinned maturin into target/.
-# The tests use a faster release profile (no LTO); the release workflow builds with the
-# crate's own release profile.
+# QUORATE_WHEEL_PROFILE (default release) picks the cargo profile: the tests build `dev`, the
+# same wheel with an unoptimized binary, to keep the suite's build time down; the release
+# workflow builds with the crate's release profile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="${1:?usage: scripts/build-wheel.sh OUT_DIR}"
@@ -18,5 +19,6 @@ fi
 export CARGO_TARGET_DIR="${QUORATE_WHEEL_TARGET_DIR:-$root/target/pre-commit-build}"
 mkdir -p "$out"
 rm -f "$out"/quorate_cli-*.whl
-(cd "$root/packaging/pypi" && "$maturin" build --release --quiet --out "$out" >&2)
+profile="${QUORATE_WHEEL_PROFILE:-release}"
+(cd "$root/packaging/pypi" && "$maturin" build --profile "$profile" --quiet --out "$out" >&2)
 ls "$out"/quorate_cli-*.whl

@@ -14,12 +14,13 @@ command -v pre-commit >/dev/null || { echo "pre-commit is not installed (pip ins
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# Sealed from the machine: own pre-commit cache (kept under target/ so hook envs are reused),
-# a target dir + faster release profile for the builds (the wheel's and quorate-src's).
+# Sealed from the machine: own pre-commit cache (kept under target/), and one target dir for
+# the wheel's build and quorate-src's, both with the dev profile (the same code, unoptimized,
+# to keep the suite's build time down; the release workflow builds the release profile).
 export PRE_COMMIT_HOME="${PRE_COMMIT_HOME:-$root/target/pre-commit-home}"
 export CARGO_TARGET_DIR="${QUORATE_HOOK_TARGET_DIR:-$root/target/pre-commit-build}"
 export QUORATE_WHEEL_TARGET_DIR="$CARGO_TARGET_DIR" QUORATE_SRC_TARGET_DIR="$CARGO_TARGET_DIR"
-export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+export QUORATE_WHEEL_PROFILE=dev QUORATE_SRC_PROFILE=dev
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 
 # The wheel, where pip finds it as it would on PyPI (the shim depends on quorate-cli==VERSION).
@@ -95,7 +96,7 @@ echo "== the quorate hook (wheel), with no cargo on PATH"
 commit_mode quorate "$no_cargo_path"
 echo "== the quorate-src hook (built with Cargo.lock)"
 # Its build shares the wheel's dependencies, but not the wheel's binary: it must build its own.
-rm -f "$CARGO_TARGET_DIR/release/quorate"
+rm -f "$CARGO_TARGET_DIR/debug/quorate"
 commit_mode quorate-src
 grep -q "building quorate with Cargo.lock" "$scratch/src-build.log" || { echo "FAIL: quorate-src did not build"; exit 1; }
 

@@ -6,14 +6,17 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 target="${QUORATE_SRC_TARGET_DIR:-$root/target}"
-bin="$target/release/quorate"
+# QUORATE_SRC_PROFILE (default release): the hook proof builds `dev` to share the suite's build.
+profile="${QUORATE_SRC_PROFILE:-release}"
+case "$profile" in dev) out=debug ;; *) out="$profile" ;; esac
+bin="$target/$out/quorate"
 if [ ! -x "$bin" ] || [ "$root/Cargo.lock" -nt "$bin" ]; then
   command -v cargo >/dev/null 2>&1 || {
     echo "quorate-src: cargo is not installed; use the quorate hook (prebuilt) instead" >&2
     exit 2
   }
   echo "quorate-src: building quorate with Cargo.lock (first use only)" >&2
-  cargo build --release --locked --bin quorate --manifest-path "$root/Cargo.toml" \
+  cargo build --profile "$profile" --locked --bin quorate --manifest-path "$root/Cargo.toml" \
     --target-dir "$target" >&2
 fi
 exec "$bin" "$@"

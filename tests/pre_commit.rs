@@ -72,7 +72,10 @@ fn hooks_are_the_wheel_the_image_and_the_source_build() {
     }
     // The source hook builds with the lock file.
     let script = std::fs::read_to_string(common::root().join("scripts/pre-commit-src.sh")).unwrap();
-    assert!(script.contains("cargo build --release --locked"));
+    assert!(
+        script.contains("cargo build --profile \"$profile\" --locked")
+            && script.contains("profile=\"${QUORATE_SRC_PROFILE:-release}\"")
+    );
 }
 
 /// The range pre-commit names (pre-push, `--from-ref/--to-ref`) is what `diff --pre-commit`
