@@ -357,13 +357,7 @@ fn finish(report: &quorate::model::Report, eval: &EvalArgs) -> Result<u8, Error>
         let mut buf = Vec::new();
         report::render_with(report, format, &opts(false), &mut buf)
             .map_err(|e| Error::file(quorate::error::Stage::Output, "<report>", e.to_string()))?;
-        std::fs::write(path, &buf).map_err(|e| {
-            Error::file(
-                quorate::error::Stage::Output,
-                path.display().to_string(),
-                format!("cannot write: {e}"),
-            )
-        })
+        write_file(path, &buf)
     };
     if let Some(path) = &eval.sarif {
         write(path, Format::Sarif)?;
@@ -413,13 +407,7 @@ fn run_test(args: TestArgs) -> Result<u8, Error> {
         TestFormat::Junit => quorate::testing::render_junit(&report),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| {
-            Error::file(
-                quorate::error::Stage::Output,
-                path.display().to_string(),
-                format!("cannot write: {e}"),
-            )
-        })?,
+        Some(path) => write_file(path, text.as_bytes())?,
         None => {
             print(&text)?;
         }
@@ -484,13 +472,7 @@ fn run_gate(args: GateArgs) -> Result<u8, Error> {
         let text = serde_json::to_string_pretty(&quorate::gate::decision_json(&out))
             .map_err(|e| Error::usage(format!("decision does not serialize: {e}")))?;
         match &eval.output {
-            Some(path) => std::fs::write(path, text + "\n").map_err(|e| {
-                Error::file(
-                    quorate::error::Stage::Output,
-                    path.display().to_string(),
-                    format!("cannot write: {e}"),
-                )
-            })?,
+            Some(path) => write_file(path, (text + "\n").as_bytes())?,
             None => {
                 print(&(text + "\n"))?;
             }
@@ -548,4 +530,15 @@ impl quorate::gate::Watcher for GateWatcher {
         };
         let _ = writeln!(std::io::stderr(), "quorate gate: go: {reason}{run}");
     }
+}
+
+/// Writes an output file (`-o`, `--sarif`), naming it on failure.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, bytes).map_err(|e| {
+        Error::file(
+            quorate::error::Stage::Output,
+            path.display().to_string(),
+            format!("cannot write: {e}"),
+        )
+    })
 }
