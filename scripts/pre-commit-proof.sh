@@ -17,6 +17,8 @@ trap 'rm -rf "$scratch"' EXIT
 # Sealed from the machine: own pre-commit cache (kept under target/), and one target dir for
 # the wheel's build and quorate-src's, both with the dev profile (the same code, unoptimized,
 # to keep the suite's build time down; the release workflow builds the release profile).
+# tests/pre_commit.rs also sets CARGO_BUILD_BUILD_DIR to the suite's own build directory, so
+# both builds reuse the dependencies the suite compiled; their binaries stay in this target dir.
 export PRE_COMMIT_HOME="${PRE_COMMIT_HOME:-$root/target/pre-commit-home}"
 export CARGO_TARGET_DIR="${QUORATE_HOOK_TARGET_DIR:-$root/target/pre-commit-build}"
 export QUORATE_WHEEL_TARGET_DIR="$CARGO_TARGET_DIR" QUORATE_SRC_TARGET_DIR="$CARGO_TARGET_DIR"

@@ -1,11 +1,9 @@
 //! Bad input never panics: exit 2 and a diagnostic naming the file (and position when the
 //! file has one). One table, one row per way a user's input can be wrong.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Case {
     name: &'static str,

@@ -2,9 +2,7 @@
 //! request through only for identities in `break_glass.allowed`, and never silently. Judged
 //! through the webhook's own path (`check --format admission`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn review_with_glass(user: &str) -> Value {

@@ -3,11 +3,9 @@
 //! verdicts conftest's `acceptance.bats` expects (exit code and messages). Also Rego v0
 //! policies, `deny_<name>` rules with `exception`s, namespaces and bundles.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn conftest() -> PathBuf {

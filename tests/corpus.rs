@@ -2,12 +2,10 @@
 //! exit 2), every drift fixture yields drift findings on exactly its `resource_drift`
 //! addresses, and every AWS / Elasticsearch observed-state file is read.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     walk_ext(dir, "json", out);

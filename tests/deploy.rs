@@ -7,7 +7,7 @@
 //! what the webhook needs: the scale subresources, pod deletes and evictions, v1 reviews, a
 //! timeout above quorate's own request timeout, probes, non-root replicas, read-only RBAC.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

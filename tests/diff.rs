@@ -1,10 +1,8 @@
 //! `quorate diff` on real git repositories made in temp dirs with the `git` CLI.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 pub fn etcd(replicas: u32) -> String {
     format!(

@@ -2,11 +2,9 @@
 //! quorate.yaml), Helm chart templates skipped with a notice, and other unreadable head-side
 //! files reported as a located `input/unreadable-manifest` finding. Real repositories.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// A policy independent of the built-in rules: a workload going below 3 replicas.
 const SMALL: &str = "package quorate.small\n\ndeny contains f if {\n\tsome c in input.changes\n\tc.after.spec.replicas < 3\n\tf := {\"rule\": \"test/small\", \"msg\": sprintf(\"%s is small\", [c.id]), \"change\": c.id, \"attribute\": \"/spec/replicas\"}\n}\n";

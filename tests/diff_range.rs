@@ -2,12 +2,10 @@
 //! a missing default branch and unrelated histories exit 2 with the fix. Real repositories and
 //! real shallow clones (`git clone --depth 1 file://...`).
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 fn etcd(replicas: u32) -> String {
     format!(

@@ -3,14 +3,12 @@
 //! served on loopback, the quorate-cli wheel built with maturin and run from a fresh venv,
 //! and the release/CI workflows under actionlint.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use common::release::{assemble, asset, clean_path, older_quorate, version, Server};
-use common::*;
+use crate::common::release::{assemble, asset, clean_path, older_quorate, version, Server};
+use crate::common::*;
 
 fn sh(script: &Path) -> Command {
     let mut cmd = Command::new("sh");
@@ -275,12 +273,14 @@ fn install_script_refuses_a_download_whose_checksum_does_not_match() {
 #[test]
 fn wheel_builds_installs_into_a_fresh_venv_and_runs() {
     let wheels = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
+    let mut build = Command::new("bash");
+    build
         .arg(root().join("scripts/build-wheel.sh"))
         .arg(wheels.path())
         // The same wheel with the dev profile's binary (the suite's build time); the release
         // workflow builds the release profile.
-        .env("QUORATE_WHEEL_PROFILE", "dev")
+        .env("QUORATE_WHEEL_PROFILE", "dev");
+    let out = share_suite_build(&mut build, "QUORATE_WHEEL_TARGET_DIR", "wheel-build")
         .output()
         .unwrap();
     assert!(

@@ -2,11 +2,9 @@
 //! its offline evaluation, which is the webhook's own code path), with a fixed `--now` inside
 //! and outside a window, across a time zone's daylight saving change.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn scenario_dir(config: &str) -> tempfile::TempDir {

@@ -5,13 +5,13 @@
 //! exit 1.
 #![cfg(feature = "aws")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::common::aws::{self, Call, Moto, Proxy};
 use chrono::{DateTime, Duration, Utc};
-use common::aws::{self, Call, Moto, Proxy};
 use serde_json::Value;
 
 const T0: &str = "2026-11-24T10:00:00Z";
@@ -243,6 +243,107 @@ fn gate_waits_out_the_terminations_and_the_window_then_runs_the_command() {
     assert!(members
         .iter()
         .all(|m| !r.victims.contains(&m["id"].as_str().unwrap().to_string())));
+}
+
+#[test]
+fn gate_shows_its_wait_in_place_on_a_terminal() {
+    let Some(r) = replay(Duration::minutes(3), &safe_plan(), SAFE_CONFIG) else {
+        return;
+    };
+    let clock = r.clock.display().to_string();
+    let out = aws::run_quorate_in_pty(
+        r.dir.path(),
+        &r.proxy.url(),
+        &[
+            "gate",
+            "plan.json",
+            "--observe",
+            "aws",
+            "--clock-file",
+            &clock,
+            "--wait",
+            "30m",
+            "--poll",
+            "1m",
+            "--",
+            "sh",
+            "-c",
+            "echo applied > applied.txt",
+        ],
+        &[("TERM", "xterm-256color")],
+    );
+    let drawn = common::stdout(&out);
+    // The tail of what was drawn, escaped, for the failure messages (a redraw per tick).
+    let tail: String = drawn
+        .chars()
+        .rev()
+        .take(1500)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let shown = format!("{} bytes drawn, ending {tail:?}", drawn.len());
+    assert_eq!(common::code(&out), 0, "{shown}");
+    assert!(r.dir.path().join("applied.txt").exists(), "{shown}");
+    // What it waits for, drawn on the terminal: the first look, with the members and the
+    // window, then each later look.
+    assert!(
+        drawn.contains("waiting 0s of 30m (next look in 1m)"),
+        "{shown}"
+    );
+    assert!(
+        drawn.contains("search-prod: 2 members Terminating:Wait, 1 member Terminating"),
+        "{shown}"
+    );
+    assert!(
+        drawn.contains("waiting 12m of 30m (next look in 1m)"),
+        "{shown}"
+    );
+    assert!(
+        drawn.contains("search-prod: 1m of the 10m stabilization window left"),
+        "{shown}"
+    );
+    // Redrawn in place: lines erased and the cursor moved back up, never a line per poll.
+    assert!(drawn.contains("\x1b[2K"), "no line is erased: {shown}");
+    assert!(
+        drawn.contains("\x1b[1A"),
+        "the cursor never goes back up: {shown}"
+    );
+    assert!(
+        !drawn.contains("quorate gate: waiting"),
+        "a plain line per poll on a terminal: {shown}"
+    );
+    // The wait is cleared; the decision stays, as the last line on the terminal.
+    let last = drawn
+        .trim_end()
+        .rsplit(['\r', '\n'])
+        .next()
+        .unwrap_or_default();
+    assert_eq!(
+        without_escapes(last),
+        "quorate gate: go: stable after 13m; running sh -c echo applied > applied.txt",
+        "{shown}"
+    );
+}
+
+/// Text without its ANSI CSI sequences (`ESC [ params final`).
+fn without_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! steps run in a simulated GitHub environment (a real pull_request event payload, temp files
 //! for the summary and outputs) over a real scratch repository.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn action() -> serde_json::Value {
     let text = std::fs::read_to_string(root().join("action.yml")).unwrap();

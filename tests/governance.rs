@@ -2,11 +2,9 @@
 //! directories from the base revision, so a change cannot waive its own denial or loosen the
 //! rules that judge it; waivers must name real rules, expire in time, and are reported unused.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn etcd(replicas: u32) -> String {

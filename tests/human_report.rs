@@ -2,11 +2,9 @@
 //! writes one minified line, generated plans run to megabytes, configs have long lines. The
 //! report costs O(findings), never panics, and says where a finding is in a reader's terms.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const NOW: [&str; 4] = [

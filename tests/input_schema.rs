@@ -1,7 +1,7 @@
 //! The published policy input schema (`quorate schema input`) against what `check --emit-input`
 //! really emits: every scenario and every Terraform plan of the shared corpus must validate.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

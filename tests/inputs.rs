@@ -1,9 +1,7 @@
 //! Inputs that would quietly check nothing: directories with nothing quorate reads, empty YAML
 //! documents in rendered charts, and `kind: List` files of manifests (check and diff).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A policy independent of the built-in rules: a workload going below 3 replicas, located at
 /// its `spec.replicas`.

@@ -2,12 +2,10 @@
 //! quick-junit's own reader, and with an XML parser that shares no code with the writer
 //! (Python's `xml.etree.ElementTree`, when python3 is on the machine).
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus};
 
 /// A real Terraform plan (equivalence test) whose only finding is a drift warning.

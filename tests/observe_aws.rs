@@ -3,11 +3,11 @@
 //! and they land in the same model as the AWS CLI's JSON files.
 #![cfg(feature = "aws")]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
-use common::aws::{self, Call, Moto, Proxy};
+use crate::common::aws::{self, Call, Moto, Proxy};
 use serde_json::Value;
 
 const NOW: &str = "2026-11-24T10:00:00Z";
@@ -315,4 +315,153 @@ fn observe_aws_gives_the_model_the_cli_file_gives() {
     };
     assert_eq!(strip_sources(&live), strip_sources(&file));
     assert_eq!(live["changes"][0]["effect"], file["changes"][0]["effect"]);
+}
+
+#[cfg(feature = "aws-ec2")]
+fn etcd<'a>(set: &'a Value) -> &'a Value {
+    &set["observed"]["groups"]["aws_instance.etcd"]
+}
+
+/// `aws_instance` with count: the plan's instance ids are read with EC2 DescribeInstances,
+/// and their live states decide the verdict of the same plan.
+#[cfg(feature = "aws-ec2")]
+#[test]
+fn observe_aws_reads_the_instances_of_a_count_group_from_moto() {
+    let Some(moto) = Moto::start() else { return };
+    let ids: Vec<String> =
+        serde_json::from_value(moto.world(&["run-instances", "etcd", "5"])).expect("instance ids");
+    // Instances the plan does not name are not read.
+    moto.world(&["run-instances", "bastion", "1"]);
+    let proxy = Proxy::start(Some(moto.port), Arc::new(|_: &Call| None));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.json"), aws::instance_plan(&ids, &[4])).unwrap();
+    std::fs::write(
+        dir.path().join("quorate.yaml"),
+        "groups:\n  aws_instance.etcd:\n    quorum: majority\n",
+    )
+    .unwrap();
+    let check = ["check", "plan.json", "--observe", "aws", "--now", NOW];
+    let emit = [&check[..], &["--emit-input"]].concat();
+
+    let set = input(&aws::run_quorate(dir.path(), &proxy.url(), &emit, &[]));
+    let g = etcd(&set);
+    let states: Vec<(&str, &str, bool)> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap(),
+                m["raw_state"].as_str().unwrap(),
+                m["healthy"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(&str, &str, bool)> = ids.iter().map(|i| (i.as_str(), "running", true)).collect();
+    assert_eq!(states, want, "{g:#}");
+    assert_eq!(g["sources"][0]["path"], "aws:DescribeInstances");
+    assert_eq!(set["observed"]["taken_at"], NOW);
+    assert_eq!(
+        proxy.count("DescribeInstances"),
+        1,
+        "one call for the five ids"
+    );
+    assert_eq!(
+        proxy.count("DescribeAutoScalingGroups"),
+        0,
+        "no Auto Scaling group is in the change"
+    );
+    // 5 -> 4 with every member running: allowed.
+    let out = aws::run_quorate(dir.path(), &proxy.url(), &check, &[]);
+    assert_eq!(common::code(&out), 0, "{}", common::stdout(&out));
+
+    // Two members stopped by hand: the same plan now leaves 2 healthy of the 5 voters.
+    moto.world(&["stop", &ids[0], &ids[1]]);
+    let compact = [&check[..], &["--format", "compact"]].concat();
+    let out = aws::run_quorate(dir.path(), &proxy.url(), &compact, &[]);
+    let text = common::stdout(&out);
+    assert_eq!(common::code(&out), 1, "{text}");
+    assert!(text.contains("quorum/below-quorum"), "{text}");
+    assert!(text.contains("3 healthy -> 2 healthy"), "{text}");
+}
+
+/// States moto never shows (it stops and starts instances at once), from recorded
+/// DescribeInstances answers: members stopping or pending make the scale-down wait.
+#[cfg(feature = "aws-ec2")]
+#[test]
+fn observe_aws_waits_on_instances_in_transition() {
+    let ids: Vec<String> = (0..5).map(|i| format!("i-0e7c000000000000{i}")).collect();
+    let xml = aws::instances_xml(&[
+        (&ids[0], "stopping", 64),
+        (&ids[1], "pending", 0),
+        (&ids[2], "running", 16),
+        (&ids[3], "running", 16),
+        (&ids[4], "running", 16),
+    ]);
+    let rule: aws::Rule =
+        Arc::new(move |c: &Call| (c.action == "DescribeInstances").then(|| (200, xml.clone())));
+    let proxy = Proxy::start(None, rule);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.json"), aws::instance_plan(&ids, &[4])).unwrap();
+    let out = aws::run_quorate(
+        dir.path(),
+        &proxy.url(),
+        &[
+            "check",
+            "plan.json",
+            "--observe",
+            "aws",
+            "--now",
+            NOW,
+            "--format",
+            "compact",
+        ],
+        &[],
+    );
+    let text = common::stdout(&out);
+    assert_eq!(common::code(&out), 1, "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains("2 of 5 members of aws_instance.etcd are in transition"),
+        "{text}"
+    );
+    assert!(text.contains("i-0e7c0000000000000 stopping"), "{text}");
+    assert!(text.contains("i-0e7c0000000000001 pending"), "{text}");
+    let calls = proxy.calls.lock().unwrap().clone();
+    assert_eq!(calls, ["DescribeInstances"]);
+}
+
+/// A DescribeInstances failure exits 2 naming the call, the region, the endpoint and the
+/// permission it needs.
+#[cfg(feature = "aws-ec2")]
+#[test]
+fn a_denied_describe_instances_names_the_call_and_the_permission() {
+    let rule: aws::Rule = Arc::new(|c: &Call| {
+        (c.action == "DescribeInstances").then(|| {
+            (
+                403,
+                aws::ec2_error_xml(
+                    "UnauthorizedOperation",
+                    "You are not authorized to perform this operation.",
+                ),
+            )
+        })
+    });
+    let proxy = Proxy::start(None, rule);
+    let ids: Vec<String> = (0..5).map(|i| format!("i-0e7c000000000000{i}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.json"), aws::instance_plan(&ids, &[4])).unwrap();
+    let out = aws::run_quorate(
+        dir.path(),
+        &proxy.url(),
+        &["check", "plan.json", "--observe", "aws", "--now", NOW],
+        &[],
+    );
+    let err = common::stderr(&out);
+    assert_eq!(common::code(&out), 2, "{err}");
+    assert!(
+        err.contains("AWS DescribeInstances failed (region eu-west-1, endpoint http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("UnauthorizedOperation"), "{err}");
+    assert!(err.contains("ec2:DescribeInstances"), "{err}");
 }

@@ -2,7 +2,7 @@
 //! generated CA), with API-key or basic auth from the environment, for the group quorate.yaml
 //! declares with the cluster's name among its `aliases`.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! API server serving the recorded objects of testdata/cluster/ (the webhook's lookup
 //! fixtures; the recorded watch event that marks es-master-2 terminating is applied).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

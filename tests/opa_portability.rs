@@ -7,12 +7,10 @@
 //! `${TMPDIR:-/tmp}/quorate-ci-deps` (where .ci/run puts it). Without them the tests say so
 //! and pass, unless `QUORATE_REQUIRE_OPA=1` (set by .ci/run) makes that a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn bindings() -> Option<PathBuf> {

@@ -1,11 +1,9 @@
 //! Runs every `test_*` rule of the built-in policies (policies/*_test.rego) through the one
 //! test runner users have, `quorate test`, and checks the rule catalogue stays stable.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use quorate::engine::BUILTIN;
 
 /// `N passed, N failed` on the last line: what CI parses.

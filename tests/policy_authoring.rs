@@ -1,11 +1,9 @@
 //! Writing policies: `quorate test` (rule tests with `opa test` semantics, `cases/` fixtures,
 //! output formats, exit codes) and OPA bundles given to `--policy`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const FIXTURES: [&str; 2] = [

@@ -2,7 +2,7 @@
 //! the wheel hook and the source hook on commits, and the range mode on a pushed commit.
 //! Runs when `pre-commit` is installed (`.ci/run` installs it); otherwise says it was skipped.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -18,8 +18,9 @@ fn pre_commit_hooks_pass_a_safe_commit_and_refuse_a_dangerous_one_or_a_pushed_on
         );
         return;
     }
-    let out = Command::new("bash")
-        .arg(common::root().join("scripts/pre-commit-proof.sh"))
+    let mut proof = Command::new("bash");
+    proof.arg(common::root().join("scripts/pre-commit-proof.sh"));
+    let out = common::share_suite_build(&mut proof, "QUORATE_HOOK_TARGET_DIR", "pre-commit-build")
         .output()
         .unwrap();
     let text = format!(

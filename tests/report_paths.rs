@@ -1,11 +1,9 @@
 //! Issue 4: every format names files relative to the repository root (the git work tree that
 //! holds them, or `--root`), however the path was typed, and SARIF says so with `%SRCROOT%`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const OUTAGE: &str = "testdata/scenarios/search-cluster-outage";

@@ -2,9 +2,7 @@
 //! as the webhook does (tests/webhook.rs holds the webhook's answers in `*.expected.json`), so
 //! teams can test admission decisions in CI without a cluster.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]

@@ -5,11 +5,9 @@
 //! `@microsoft/sarif-multitool`, QUORATE_SARIF_MULTITOOL); without them these tests say so and
 //! check nothing, unless QUORATE_REQUIRE_SARIF_MULTITOOL is set (CI).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A team policy: one rule with METADATA about a change, one without either (a change freeze).

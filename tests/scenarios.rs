@@ -2,11 +2,9 @@
 //! relative to the scenario) and the expected JSON report; some also the human report.
 //! Review changes with `UPDATE_EXPECT=1 cargo test --test scenarios` and `git diff`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn scenarios() -> Vec<std::path::PathBuf> {
     let mut dirs: Vec<_> = std::fs::read_dir(root().join("testdata/scenarios"))

@@ -4,11 +4,9 @@
 //! `aws_autoscaling_group.this` (count = 1) has `desired_capacity = var.size`; plan.json is its
 //! `terraform show -json` shape (one line) lowering desired 6 -> 3 while 3 members terminate.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const OUTAGE: &str = "testdata/scenarios/search-cluster-outage";

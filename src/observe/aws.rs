@@ -1,6 +1,7 @@
 //! `--observe aws` (the only user of the AWS SDK): DescribeAutoScalingGroups,
-//! DescribeInstanceRefreshes and DescribeScalingActivities for the named groups, turned into
-//! the JSON the AWS CLI prints for them (the API response, PascalCase) for `sources::aws`.
+//! DescribeInstanceRefreshes and DescribeScalingActivities for the named groups, and (feature
+//! `aws-ec2`) EC2 DescribeInstances for the instances of `aws_instance` groups, turned into the
+//! JSON the AWS CLI prints for them (the API response, PascalCase) for `sources::aws`.
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -21,6 +22,9 @@ use crate::error::{Error, Result, Stage};
 
 /// Names per DescribeAutoScalingGroups call (the API's limit for `MaxRecords`).
 const PAGE: i32 = 100;
+/// Instance ids per DescribeInstances call (the API's limit on the values of one filter).
+#[cfg(feature = "aws-ec2")]
+const IDS_PER_CALL: usize = 200;
 /// Newest scaling activities and instance refreshes read per group: what is running now and
 /// when the group last changed are at the top of both lists.
 const RECENT: i32 = 50;
@@ -159,6 +163,48 @@ fn activity(a: &Activity) -> Value {
     Value::Object(o)
 }
 
+/// One EC2 instance as `aws ec2 describe-instances` prints it: what `sources::aws::ec2` reads
+/// (id, state, image, launch time, tags; the Auto Scaling group tag links it to its group).
+#[cfg(feature = "aws-ec2")]
+fn ec2_instance(i: &aws_sdk_ec2::types::Instance) -> Value {
+    let mut o = Map::new();
+    put(&mut o, "InstanceId", i.instance_id());
+    put(
+        &mut o,
+        "InstanceType",
+        i.instance_type().map(|t| t.as_str()),
+    );
+    put(&mut o, "ImageId", i.image_id());
+    put(&mut o, "LaunchTime", time(i.launch_time()));
+    if let Some(state) = i.state() {
+        let mut st = Map::new();
+        put(&mut st, "Code", state.code());
+        put(&mut st, "Name", state.name().map(|n| n.as_str()));
+        o.insert("State".into(), Value::Object(st));
+    }
+    put(
+        &mut o,
+        "Placement",
+        i.placement()
+            .and_then(|p| p.availability_zone())
+            .map(|az| json!({ "AvailabilityZone": az })),
+    );
+    put(
+        &mut o,
+        "Tags",
+        i.tags()
+            .iter()
+            .map(|t| {
+                let mut o = Map::new();
+                put(&mut o, "Key", t.key());
+                put(&mut o, "Value", t.value());
+                Value::Object(o)
+            })
+            .collect::<Vec<_>>(),
+    );
+    Value::Object(o)
+}
+
 /// Where the calls went, for error messages: the region and any endpoint override.
 struct Place {
     region: String,
@@ -204,7 +250,7 @@ impl Place {
             format!("aws:{call}"),
             format!("AWS {call}{what} failed ({at}): {why}"),
         )
-        .with_help(help(e))
+        .with_help(help(call, e))
     }
 }
 
@@ -222,26 +268,27 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn help<E>(e: &SdkError<E, HttpResponse>) -> &'static str {
+fn help<E>(call: &str, e: &SdkError<E, HttpResponse>) -> String {
     match e {
         SdkError::ConstructionFailure(_) => {
-            "the request could not be built: check the credentials (AWS_PROFILE / --aws-profile, AWS_ACCESS_KEY_ID, SSO login) and the region"
+            "the request could not be built: check the credentials (AWS_PROFILE / --aws-profile, AWS_ACCESS_KEY_ID, SSO login) and the region".into()
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            "the endpoint could not be reached: check the network, the region and AWS_ENDPOINT_URL"
+            "the endpoint could not be reached: check the network, the region and AWS_ENDPOINT_URL".into()
         }
         SdkError::ServiceError(s) if s.raw().status().is_server_error() => {
-            "the service failed after retries: try again later (a stand-in for AWS may not implement this call)"
+            "the service failed after retries: try again later (a stand-in for AWS may not implement this call)".into()
         }
-        _ => "the caller needs autoscaling:DescribeAutoScalingGroups, DescribeInstanceRefreshes and DescribeScalingActivities",
+        _ if call == "DescribeInstances" => "the caller needs ec2:DescribeInstances".into(),
+        _ => "the caller needs autoscaling:DescribeAutoScalingGroups, DescribeInstanceRefreshes and DescribeScalingActivities".into(),
     }
 }
 
 /// The shared SDK configuration: the standard credential chain and region resolution,
-/// `--aws-profile` / `--aws-region` first, `AWS_ENDPOINT_URL(_AUTO_SCALING)` honoured,
-/// throttling and transient errors retried with backoff (3 attempts, the SDK's standard
-/// mode), and bounded timeouts.
-async fn client(opts: &ObserveOptions) -> Result<(Client, Place)> {
+/// `--aws-profile` / `--aws-region` first, `AWS_ENDPOINT_URL` (and the per-service
+/// `AWS_ENDPOINT_URL_AUTO_SCALING`, `AWS_ENDPOINT_URL_EC2`) honoured, throttling and transient
+/// errors retried with backoff (3 attempts, the SDK's standard mode), and bounded timeouts.
+async fn sdk_config(opts: &ObserveOptions) -> Result<(aws_config::SdkConfig, Place)> {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
@@ -273,15 +320,84 @@ async fn client(opts: &ObserveOptions) -> Result<(Client, Place)> {
         region,
         endpoint: config.endpoint_url().map(String::from),
     };
-    Ok((Client::new(&config), place))
+    Ok((config, place))
 }
 
-/// Fetches the named groups, their instance refreshes and their recent scaling activities.
-pub async fn fetch(opts: &ObserveOptions, names: &[String]) -> Result<Vec<Fetched>> {
-    if names.is_empty() {
+/// Fetches the named groups, their instance refreshes and their recent scaling activities, and
+/// the EC2 instances with these ids.
+pub async fn fetch(
+    opts: &ObserveOptions,
+    names: &[String],
+    instance_ids: &[String],
+) -> Result<Vec<Fetched>> {
+    if names.is_empty() && instance_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let (client, place) = client(opts).await?;
+    let (config, place) = sdk_config(opts).await?;
+    let mut out = Vec::new();
+    if !names.is_empty() {
+        out.extend(fetch_groups(&Client::new(&config), &place, names).await?);
+    }
+    if !instance_ids.is_empty() {
+        out.push(fetch_instances(&config, &place, instance_ids).await?);
+    }
+    Ok(out)
+}
+
+/// DescribeInstances for these ids, as `aws ec2 describe-instances` prints it. An id the API
+/// no longer knows (terminated and purged) is simply not in the answer: the instance is gone.
+#[cfg(feature = "aws-ec2")]
+async fn fetch_instances(
+    config: &aws_config::SdkConfig,
+    place: &Place,
+    ids: &[String],
+) -> Result<Fetched> {
+    use aws_sdk_ec2::types::Filter;
+    let client = aws_sdk_ec2::Client::new(config);
+    let mut reservations = Vec::new();
+    for chunk in ids.chunks(IDS_PER_CALL) {
+        // A filter, not InstanceIds: one unknown id would fail the whole call.
+        let filter = Filter::builder()
+            .name("instance-id")
+            .set_values(Some(chunk.to_vec()))
+            .build();
+        let mut pages = client
+            .describe_instances()
+            .filters(filter)
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| place.error("DescribeInstances", None, &e))?;
+            for r in page.reservations() {
+                let instances: Vec<Value> = r.instances().iter().map(ec2_instance).collect();
+                reservations
+                    .push(json!({ "ReservationId": r.reservation_id(), "Instances": instances }));
+            }
+        }
+    }
+    Ok(Fetched {
+        label: "aws:DescribeInstances".into(),
+        value: json!({ "Reservations": reservations }),
+        group: None,
+    })
+}
+
+#[cfg(not(feature = "aws-ec2"))]
+async fn fetch_instances(
+    _config: &aws_config::SdkConfig,
+    place: &Place,
+    ids: &[String],
+) -> Result<Fetched> {
+    Err(Error::usage(format!(
+        "--observe aws: the change touches {} EC2 instance(s) of aws_instance groups, and this quorate was built without the `aws-ec2` feature (region {})",
+        ids.len(),
+        place.region
+    ))
+    .with_help("build quorate with its default features, or pass `aws ec2 describe-instances` output with --observed"))
+}
+
+async fn fetch_groups(client: &Client, place: &Place, names: &[String]) -> Result<Vec<Fetched>> {
     let mut groups = Vec::new();
     for chunk in names.chunks(PAGE as usize) {
         let mut pages = client

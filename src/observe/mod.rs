@@ -17,7 +17,8 @@ use crate::model::Change;
 /// One live source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// Auto Scaling through the AWS SDK (standard credential chain, `AWS_ENDPOINT_URL`).
+    /// Auto Scaling (and EC2 instances) through the AWS SDK (standard credential chain,
+    /// `AWS_ENDPOINT_URL`).
     Aws,
     /// The Kubernetes API (kubeconfig or in-cluster).
     Kube,
@@ -77,6 +78,8 @@ pub struct Fetched {
 pub struct Targets {
     /// Auto Scaling group names (and their aliases from quorate.yaml).
     pub asg_names: Vec<String>,
+    /// EC2 instance ids of `aws_instance` groups (count or for_each), from the plan's state.
+    pub instance_ids: Vec<String>,
     /// Kubernetes workloads: (namespace, kind, name).
     pub workloads: Vec<(String, String, String)>,
     /// Groups declared with `aliases` in quorate.yaml, for Elasticsearch / OpenSearch.
@@ -111,6 +114,13 @@ pub fn targets(
             push_unique(&mut t.asg_names, group);
             for alias in aliases.get(group).into_iter().flatten() {
                 push_unique(&mut t.asg_names, alias);
+            }
+        }
+        if c.kind == "aws_instance" {
+            for v in [&c.before, &c.after] {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    push_unique(&mut t.instance_ids, id);
+                }
             }
         }
         if let Some(r) = [&c.after, &c.before]
@@ -152,7 +162,7 @@ fn fetch_aws(
     opts: &ObserveOptions,
     targets: &Targets,
 ) -> Result<Vec<Fetched>> {
-    runtime.block_on(aws::fetch(opts, &targets.asg_names))
+    runtime.block_on(aws::fetch(opts, &targets.asg_names, &targets.instance_ids))
 }
 
 #[cfg(not(feature = "aws"))]

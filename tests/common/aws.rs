@@ -297,6 +297,13 @@ pub fn error_xml(code: &str, message: &str) -> String {
     )
 }
 
+/// An EC2 error answer (the EC2 Query protocol's shape differs from Auto Scaling's).
+pub fn ec2_error_xml(code: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>"
+    )
+}
+
 /// DescribeInstanceRefreshes (moto does not implement it), with these refreshes.
 pub fn refreshes_xml(members: &str) -> String {
     format!(
@@ -361,11 +368,36 @@ pub fn run_quorate(
     args: &[&str],
     extra_env: &[(&str, &str)],
 ) -> Output {
+    let mut c = Command::new(super::bin());
+    c.args(args);
+    sealed(&mut c, dir, endpoint, extra_env)
+        .output()
+        .expect("quorate runs")
+}
+
+/// The same, on a terminal: quorate runs on the slave side of a pseudo-terminal
+/// (`common::in_pty`); stdout holds everything it drew there.
+pub fn run_quorate_in_pty(
+    dir: &Path,
+    endpoint: &str,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Output {
+    let mut c = super::in_pty(super::bin(), args);
+    sealed(&mut c, dir, endpoint, extra_env)
+        .output()
+        .expect("quorate runs in a pty")
+}
+
+fn sealed<'a>(
+    c: &'a mut Command,
+    dir: &Path,
+    endpoint: &str,
+    extra_env: &[(&str, &str)],
+) -> &'a mut Command {
     let home = dir.join(".home");
     let _ = std::fs::create_dir_all(&home);
-    let mut c = Command::new(super::bin());
-    c.args(args)
-        .current_dir(dir)
+    c.current_dir(dir)
         .env("HOME", &home)
         .env("NO_COLOR", "1")
         .env_remove("GITHUB_ACTIONS")
@@ -387,7 +419,7 @@ pub fn run_quorate(
             c.env(k, v);
         }
     }
-    c.output().expect("quorate runs")
+    c
 }
 
 /// Counts calls of one kind across threads (for rules).
@@ -434,4 +466,52 @@ pub fn asg_plan(changes: &[(&str, &str, i64, i64)]) -> String {
         "complete": true,
     }))
     .unwrap()
+}
+
+/// The five-member etcd count group of testdata/scenarios/instance-count-group (`aws_instance`
+/// with count, as `terraform show -json` prints it) with these instance ids, deleting the
+/// members at the indexes in `deleted` and leaving the rest unchanged (no-op).
+pub fn instance_plan(ids: &[String], deleted: &[usize]) -> String {
+    let path = super::root().join("testdata/scenarios/instance-count-group/plan.json");
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        text = text.replace(&format!("i-0e7c000000000000{i}"), id);
+    }
+    let mut plan: Value = serde_json::from_str(&text).unwrap();
+    for rc in plan["resource_changes"].as_array_mut().unwrap() {
+        let index = rc["index"].as_u64().unwrap() as usize;
+        let change = &mut rc["change"];
+        if deleted.contains(&index) {
+            change["actions"] = serde_json::json!(["delete"]);
+            change["after"] = Value::Null;
+        } else {
+            change["actions"] = serde_json::json!(["no-op"]);
+            change["after"] = change["before"].clone();
+        }
+    }
+    serde_json::to_string(&plan).unwrap()
+}
+
+/// An EC2 DescribeInstances answer (the EC2 Query protocol's XML) with these instances:
+/// (id, state name, state code).
+pub fn instances_xml(instances: &[(&str, &str, u32)]) -> String {
+    let items: String = instances
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name, code))| {
+            format!(
+                "<item><instanceId>{id}</instanceId><imageId>ami-0abcdef1234567890</imageId>\
+                 <instanceState><code>{code}</code><name>{name}</name></instanceState>\
+                 <instanceType>m6i.large</instanceType><launchTime>2026-11-20T08:00:00.000Z</launchTime>\
+                 <placement><availabilityZone>eu-west-1a</availabilityZone><tenancy>default</tenancy></placement>\
+                 <tagSet><item><key>Name</key><value>etcd-{i}</value></item><item><key>role</key><value>etcd</value></item></tagSet></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+         <requestId>8f7724cf-496f-496e-8fe3-example</requestId><reservationSet><item>\
+         <reservationId>r-0a1b2c3d4e5f60718</reservationId><ownerId>123456789012</ownerId><groupSet/>\
+         <instancesSet>{items}</instancesSet></item></reservationSet></DescribeInstancesResponse>"
+    )
 }

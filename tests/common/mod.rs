@@ -16,6 +16,57 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The target directory the suite's binary was built in (`<target>/debug/quorate`).
+pub fn suite_target_dir() -> PathBuf {
+    let bin = Path::new(bin());
+    bin.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Points a nested cargo build (the wheel, the quorate-src hook) at the suite's own build
+/// directory, so it reuses the dependencies the suite compiled instead of building the tree a
+/// second time, with its binaries in `<suite target>/<name>`, so the suite's own binary is never
+/// replaced by one built with other flags.
+pub fn share_suite_build<'a>(
+    cmd: &'a mut Command,
+    target_env: &str,
+    name: &str,
+) -> &'a mut Command {
+    if std::env::var_os("CARGO_BUILD_BUILD_DIR").is_none() {
+        cmd.env("CARGO_BUILD_BUILD_DIR", suite_target_dir());
+    }
+    cmd.env(target_env, suite_target_dir().join(name))
+}
+
+/// Runs `program args` on the slave side of a new pseudo-terminal (120x30; Python's `pty`
+/// module), so it sees a terminal on stdin, stdout and stderr; the command's stdout is every
+/// byte drawn on the terminal and its exit code is the program's.
+pub fn in_pty(program: &str, args: &[&str]) -> Command {
+    const PTY: &str = r#"
+import fcntl, os, struct, subprocess, sys, termios
+master, slave = os.openpty()
+fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+child = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+os.close(slave)
+drawn = b""
+while True:
+    try:
+        data = os.read(master, 65536)
+    except OSError:  # EIO: the child closed the terminal
+        break
+    if not data:
+        break
+    drawn += data
+sys.stdout.buffer.write(drawn)
+sys.exit(child.wait())
+"#;
+    let mut c = Command::new("python3");
+    c.args(["-c", PTY, program]).args(args);
+    c
+}
+
 /// The shared corpus, at the same relative path in CI and here.
 pub fn corpus() -> PathBuf {
     root().join("../shared/corpus")

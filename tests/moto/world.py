@@ -7,6 +7,8 @@ usage: world.py PORT COMMAND [ARGS...]; prints JSON (instance ids) on stdout.
   terminate ID [decrement]        terminate an instance in its group
   desired NAME N                  set the group's desired capacity
   instances NAME                  the group's instances with their states
+  run-instances NAME N            N plain EC2 instances (no group) tagged Name=NAME-<i>
+  stop ID [ID...]                 stop these EC2 instances
 """
 import json
 import sys
@@ -69,5 +71,22 @@ elif command == "desired":
     print(json.dumps(instances(args[0])))
 elif command == "instances":
     print(json.dumps(instances(args[0])))
+elif command == "run-instances":
+    name, n = args[0], int(args[1])
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    ids = []
+    for i in range(n):
+        r = ec2.run_instances(
+            ImageId=ami,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"{name}-{i}"}]}],
+        )
+        ids.append(r["Instances"][0]["InstanceId"])
+    print(json.dumps(ids))
+elif command == "stop":
+    ec2.stop_instances(InstanceIds=args)
+    print("{}")
 else:
     sys.exit(f"unknown command {command}")
