@@ -21,7 +21,7 @@ COPY src ./src
 COPY policies ./policies
 COPY schemas ./schemas
 COPY benches ./benches
-RUN cargo build --release --locked --bin quorate \
+RUN cargo build --release --locked --features aws-ec2 --bin quorate \
  && cp target/release/quorate /quorate
 
 FROM ${RUNTIME_IMAGE}

@@ -30,8 +30,8 @@ fn short(sha: &str) -> String {
 /// `{"git": {"sha1": "...", "dirty": true}, "path_in_vcs": ""}`, written by `cargo package`.
 fn vcs_info(dir: &Path) -> Option<String> {
     let path = dir.join(".cargo_vcs_info.json");
-    println!("cargo:rerun-if-changed={}", path.display());
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    watch(&path);
     let sha = text.split("\"sha1\"").nth(1)?.split('"').nth(1)?;
     let dirty = text.contains("\"dirty\": true") || text.contains("\"dirty\":true");
     Some(format!(
@@ -66,13 +66,29 @@ fn git_commit(dir: &Path) -> Option<String> {
     // Rebuild when HEAD moves (checkout, commit), not on every index change.
     for rel in ["HEAD", "packed-refs"] {
         if let Some(p) = git(dir, &["rev-parse", "--git-path", rel]) {
-            println!("cargo:rerun-if-changed={}", dir.join(p).display());
+            watch(&dir.join(p));
         }
     }
     if let Some(head_ref) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
         if let Some(p) = git(dir, &["rev-parse", "--git-path", &head_ref]) {
-            println!("cargo:rerun-if-changed={}", dir.join(p).display());
+            let file = dir.join(p);
+            // A branch only in packed-refs (a fresh clone) gets its own file at the next
+            // commit: watch the directory it will appear in.
+            if file.exists() {
+                watch(&file);
+            } else if let Some(parent) = file.parent().filter(|p| p.is_dir()) {
+                watch(parent);
+            }
         }
     }
     git(dir, &["rev-parse", "--short=12", "HEAD"])
+}
+
+/// `rerun-if-changed` for a path that exists. Cargo takes a missing path as changed and would
+/// rerun this script, and so rebuild the crate, on every build (every `cargo fuzz run`, every
+/// nested build in the tests).
+fn watch(path: &Path) {
+    if path.exists() {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
 }

@@ -36,6 +36,12 @@ case "$seconds" in
   '' | *[!0-9]*) echo "usage: scripts/fuzz-smoke.sh [SECONDS]" >&2; exit 2 ;;
 esac
 
+# The smoke's build is optimized less than a campaign's (cargo-fuzz builds each crate as one
+# codegen unit, with coverage and AddressSanitizer; at opt-level 3 the quorate crate alone takes
+# minutes): opt-level 1 for `cargo fuzz build` and the `cargo fuzz run`s below, which must see the
+# same settings or they rebuild. A campaign by hand keeps the profile's opt-level 3.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${QUORATE_FUZZ_OPT_LEVEL:-1}"
+
 fuzz/seed.sh >/dev/null
 started=$SECONDS
 lock="$(cat fuzz/Cargo.lock)"
@@ -64,6 +70,13 @@ for target in $(cargo fuzz list); do
   stats="$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" \
     | sed 's/^stat:://' | tr -s ' \n' ' ' || true)"
   cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9a-zA-Z]+' "$log" | tail -1 || true)"
+  # The build above made every target: a run that compiles the crate again means something
+  # changes between two cargo invocations (a build script rerun, other flags), and would cost
+  # a full rebuild per target.
+  if grep -qE '^ *Compiling quorate ' "$log"; then
+    failed+=("$target: cargo fuzz run rebuilt the quorate crate after cargo fuzz build; see $log")
+    echo "fuzz-smoke: $target: cargo fuzz run rebuilt the quorate crate (see $log)"
+  fi
   if [ "$status" -ne 0 ] || [ -n "$new" ]; then
     failed+=("$target (exit $status): ${new:-no artifact, see $log}")
     echo "fuzz-smoke: $target FAILED (exit $status) ${new:+artifact: $new}"

@@ -318,7 +318,7 @@ fn observe_aws_gives_the_model_the_cli_file_gives() {
 }
 
 #[cfg(feature = "aws-ec2")]
-fn etcd<'a>(set: &'a Value) -> &'a Value {
+fn etcd(set: &Value) -> &Value {
     &set["observed"]["groups"]["aws_instance.etcd"]
 }
 

@@ -1,6 +1,6 @@
 //! Golden tests: every `testdata/scenarios/<name>/` holds inputs, an `args` file (one line,
 //! relative to the scenario) and the expected JSON report; some also the human report.
-//! Review changes with `UPDATE_EXPECT=1 cargo test --test scenarios` and `git diff`.
+//! Review changes with `UPDATE_EXPECT=1 cargo test --test integration scenarios::` and `git diff`.
 
 use std::path::Path;
 
