@@ -149,46 +149,43 @@ pub fn commit_all<S: AsRef<str>>(dir: &Path, files: &[(&str, S)], msg: &str) {
     git(dir, &["commit", "-qm", msg]);
 }
 
-/// Runs quorate in `dir` like [`run_in`], and the child's peak resident memory in KiB, as the
-/// kernel counted it (`wait4`'s `ru_maxrss`): the process's own figure, not a timer's.
-#[cfg(target_os = "linux")]
-#[allow(dead_code)]
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives the RSS
+/// Runs quorate in `dir` like [`run_in`], and its peak resident memory in KiB, as the kernel
+/// counted it (`wait4`'s `ru_maxrss`): the process's own figure, not a timer's. A small parent
+/// (python3's `os.wait4`) starts it: Linux counts into a child's `ru_maxrss` the memory of the
+/// process it was spawned from until its exec, and a child spawned straight from this test
+/// binary, which runs the whole suite's tests at once, would carry the suite's own peak.
 pub fn run_measured(dir: &Path, args: &[&str]) -> (Output, u64) {
-    use std::io::Read;
-    use std::process::Stdio;
+    const WAIT4: &str = r#"
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"#;
     let home = std::env::temp_dir().join("quorate-test-home");
     let _ = std::fs::create_dir_all(&home);
-    let mut child = Command::new(bin())
+    let report = tempfile::NamedTempFile::new().expect("a file for the RSS");
+    let output = Command::new("python3")
+        .args(["-c", WAIT4])
+        .arg(report.path())
+        .arg(bin())
         .args(args)
         .current_dir(dir)
         .env("HOME", &home)
         .env("NO_COLOR", "1")
         .env_remove("GITHUB_ACTIONS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("quorate runs");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let mut stderr = Vec::new();
-    let _ = err.read_to_end(&mut stderr);
-    let stdout = reader.join().unwrap();
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    use std::os::unix::process::ExitStatusExt;
-    let output = Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout,
-        stderr,
-    };
-    (output, usage.ru_maxrss as u64)
+        .output()
+        .expect("python3 runs quorate");
+    let rss = std::fs::read_to_string(report.path())
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no peak RSS reported: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    (output, rss)
 }
