@@ -41,14 +41,11 @@ esac
 # for `cargo fuzz build` and the `cargo fuzz run`s below, which must see the same settings or
 # they rebuild. A campaign by hand keeps the profile's opt-level 3.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL="${QUORATE_FUZZ_OPT_LEVEL:-1}"
-# And 16 codegen units instead of cargo-fuzz's 1 (its --help: "faster fuzz builds at the cost of
-# somewhat slower fuzz runs"); given to the build and to every run alike.
-cgu=(--codegen-units 16)
 
 fuzz/seed.sh >/dev/null
 started=$SECONDS
 lock="$(cat fuzz/Cargo.lock)"
-cargo fuzz build "${cgu[@]}" --target-dir "$target_dir"
+cargo fuzz build --target-dir "$target_dir"
 echo "fuzz-smoke: built in $((SECONDS - started)) s"
 # cargo fuzz has no --locked: say so when the build had to change the fuzz crate's lock file
 # (the main crate's dependencies changed; commit the new fuzz/Cargo.lock).
@@ -66,7 +63,7 @@ for target in $(cargo fuzz list); do
   log="$logs/$target.log"
   # The corpus dir comes first: libFuzzer adds what it finds there, never to the regressions.
   status=0
-  cargo fuzz run "${cgu[@]}" --target-dir "$target_dir" "$target" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
+  cargo fuzz run --target-dir "$target_dir" "$target" "fuzz/corpus/$target" "fuzz/regressions/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
   new="$(comm -13 <(echo "$before") <(ls -1 "$artifacts") | sed "s|^|$artifacts/|" | tr '\n' ' ')"
