@@ -132,7 +132,14 @@ fn safe_plan() -> String {
     aws::asg_plan(&[("search", "search-prod", 6, 5)])
 }
 
-fn gate(r: &Replay, args: &[&str]) -> std::process::Output {
+/// `quorate gate plan.json --observe aws` on the replay's clock, then `args`, through `run`
+/// (`aws::run_quorate`, or `aws::run_quorate_in_pty` for a terminal).
+fn gate_by(
+    r: &Replay,
+    args: &[&str],
+    run: aws::Runner,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let clock = r.clock.display().to_string();
     let mut all = vec![
         "gate",
@@ -143,7 +150,11 @@ fn gate(r: &Replay, args: &[&str]) -> std::process::Output {
         &clock,
     ];
     all.extend_from_slice(args);
-    aws::run_quorate(r.dir.path(), &r.proxy.url(), &all, &[])
+    run(r.dir.path(), &r.proxy.url(), &all, env)
+}
+
+fn gate(r: &Replay, args: &[&str]) -> std::process::Output {
+    gate_by(r, args, aws::run_quorate, &[])
 }
 
 fn sha256(path: &Path) -> String {
@@ -250,17 +261,9 @@ fn gate_shows_its_wait_in_place_on_a_terminal() {
     let Some(r) = replay(Duration::minutes(3), &safe_plan(), SAFE_CONFIG) else {
         return;
     };
-    let clock = r.clock.display().to_string();
-    let out = aws::run_quorate_in_pty(
-        r.dir.path(),
-        &r.proxy.url(),
+    let out = gate_by(
+        &r,
         &[
-            "gate",
-            "plan.json",
-            "--observe",
-            "aws",
-            "--clock-file",
-            &clock,
             "--wait",
             "30m",
             "--poll",
@@ -270,6 +273,7 @@ fn gate_shows_its_wait_in_place_on_a_terminal() {
             "-c",
             "echo applied > applied.txt",
         ],
+        aws::run_quorate_in_pty,
         &[("TERM", "xterm-256color")],
     );
     let drawn = common::stdout(&out);

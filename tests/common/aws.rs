@@ -360,6 +360,9 @@ pub fn ask_moto(port: u16, body: &str) -> String {
     forward(port, head.trim_end_matches("\r\n\r\n"), body.as_bytes()).1
 }
 
+/// How a test runs quorate against an AWS endpoint: (dir, endpoint, args, extra env).
+pub type Runner = fn(&Path, &str, &[&str], &[(&str, &str)]) -> Output;
+
 /// Runs quorate against an AWS endpoint with static test credentials, sealed from the
 /// machine's AWS configuration (no ~/.aws, no instance metadata).
 pub fn run_quorate(
